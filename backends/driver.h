@@ -45,12 +45,14 @@ struct drv_ops {
 
 	/*
 	 * Runs @sql (with ":name" placeholders, rewritten by the driver) or,
-	 * for servicelayer, an OData path when @odata is set.  On DRV_OK the
-	 * columns are known and rows can be fetched.
+	 * for servicelayer, an OData path when @odata is set.  @label names
+	 * the report or saved query (servicelayer keeps SQL under it; others
+	 * ignore it).  On DRV_OK the columns are known and rows can be
+	 * fetched.
 	 */
-	int (*execute)(struct drv_conn *c, const char *sql, int odata,
-		       const struct drv_param *params, size_t nparams,
-		       char *err, size_t errlen);
+	int (*execute)(struct drv_conn *c, const char *label, const char *sql,
+		       int odata, const struct drv_param *params,
+		       size_t nparams, char *err, size_t errlen);
 
 	/* Columns of the current result; valid until finish. */
 	size_t (*ncols)(struct drv_conn *c);
