@@ -29,11 +29,9 @@ int images_readdir(const char *share, const char *rel, void *buf,
 		   fuse_fill_dir_t filler);
 
 /* Opens a file for reading; stores its handle in fi->fh. */
-int images_open(const char *share, const char *rel,
-		struct fuse_file_info *fi);
+int images_open(const char *share, const char *rel, struct fuse_file_info *fi);
 /* Reads at @off; returns bytes (0 at end) or -errno. */
-int images_read(struct fuse_file_info *fi, char *buf, size_t size,
-		off_t off);
+int images_read(struct fuse_file_info *fi, char *buf, size_t size, off_t off);
 void images_release(struct fuse_file_info *fi);
 
 /*

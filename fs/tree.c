@@ -1,0 +1,832 @@
+/*
+ * tree: path resolution and the FUSE operations; see tree.h.
+ *
+ * Nothing here runs a query except open() of a report file: getattr and
+ * readdir answer from what the snapshot layer already knows.  Every
+ * attribute is derived from the definition (mode, group) and the last
+ * snapshot (size, time), and inode numbers are a hash of the path, so
+ * they are the same on every mount and every host.
+ */
+#include "config.h"
+#include "tree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "snap.h"
+#ifdef HAVE_IMAGES
+#include "images.h"
+#endif
+
+struct node {
+	enum node_kind kind;
+	struct fs_defs *defs; /* held for report nodes */
+	const struct report *rep;
+	size_t ridx;
+	int fmt;
+	const char *name; /* last component, for history files */
+	const char *share;
+	const char *rel;
+	char buf[PATH_MAX];
+};
+
+enum fh_kind {
+	FH_SNAP,
+	FH_BUF,
+	FH_FD,
+	FH_IMAGE,
+};
+
+struct fh {
+	enum fh_kind kind;
+	struct inst *inst;
+	struct snap_handle sh;
+	char *buf;
+	size_t len;
+	int fd;
+	uint64_t image_fh;
+};
+
+static void node_release(struct node *n)
+{
+	if (n->defs)
+		fs_defs_put(n->defs);
+	n->defs = NULL;
+}
+
+/* Splits the next component off *p; returns it or NULL at the end. */
+static char *next_comp(char **p)
+{
+	char *s = *p, *slash;
+
+	while (*s == '/')
+		s++;
+	if (!*s)
+		return NULL;
+	slash = strchr(s, '/');
+	if (slash) {
+		*slash = '\0';
+		*p = slash + 1;
+	} else {
+		*p = s + strlen(s);
+	}
+	return s;
+}
+
+static int report_file_fmt(const struct report *r, const char *comp)
+{
+	size_t n = strlen(r->name);
+	int fmt;
+
+	if (strncmp(comp, r->name, n) != 0 || comp[n] != '.')
+		return -1;
+	fmt = render_fmt_parse(comp + n + 1);
+	if (fmt < 0 || !(r->formats & (1u << fmt)))
+		return -1;
+	return fmt;
+}
+
+static int resolve_history(struct node *n, char *rest)
+{
+	char *c = next_comp(&rest);
+
+	n->kind = N_HISTORY_DIR;
+	if (!c)
+		return 0;
+	if (c[0] == '.' || next_comp(&rest))
+		return -ENOENT;
+	n->kind = N_HISTORY_FILE;
+	n->name = c;
+	return 0;
+}
+
+static int resolve_report(struct node *n, char *rest)
+{
+	char *c = next_comp(&rest);
+	int fmt;
+
+	n->kind = N_REPORT_DIR;
+	if (!c)
+		return 0;
+	if (!strcmp(c, "history"))
+		return resolve_history(n, rest);
+	if (next_comp(&rest))
+		return -ENOENT;
+	if (!strcmp(c, "query.sql")) {
+		n->kind = N_QUERY_SQL;
+		return 0;
+	}
+	if (!strcmp(c, "last-error.txt")) {
+		struct inst *in;
+		char key[PATH_MAX];
+		char *e;
+
+		snprintf(key, sizeof(key), "reports/%s", n->rep->name);
+		in = inst_lookup(key);
+		e = in ? inst_error(in) : NULL;
+		if (!e)
+			return -ENOENT;
+		free(e);
+		n->kind = N_LAST_ERROR;
+		return 0;
+	}
+	fmt = report_file_fmt(n->rep, c);
+	if (fmt < 0 || n->rep->nparams)
+		return -ENOENT;
+	n->kind = N_REPORT_FILE;
+	n->fmt = fmt;
+	return 0;
+}
+
+static int resolve(const char *path, struct node *n)
+{
+	char *rest, *c;
+
+	memset(n, 0, sizeof(*n));
+	if (snprintf(n->buf, sizeof(n->buf), "%s", path) >= (int)sizeof(n->buf))
+		return -ENAMETOOLONG;
+	rest = n->buf;
+	c = next_comp(&rest);
+	if (!c) {
+		n->kind = N_ROOT;
+		return 0;
+	}
+	if (!strcmp(c, "README.txt") && !next_comp(&rest)) {
+		n->kind = N_README;
+		return 0;
+	}
+	if (!strcmp(c, ".status")) {
+		c = next_comp(&rest);
+		n->kind = !c			       ? N_STATUS_DIR
+			  : !strcmp(c, "health.json")  ? N_HEALTH
+			  : !strcmp(c, "metrics.prom") ? N_METRICS
+						       : (enum node_kind) - 1;
+		if ((int)n->kind < 0 || (c && next_comp(&rest)))
+			return -ENOENT;
+		return 0;
+	}
+	if (!strcmp(c, "images")) {
+		n->kind = N_IMAGES;
+		c = next_comp(&rest);
+		if (!c)
+			return 0;
+#ifdef HAVE_IMAGES
+		if (!conf_share_find(fs.conf, c))
+			return -ENOENT;
+		n->kind = N_IMAGE_PATH;
+		n->share = c;
+		while (*rest == '/')
+			rest++;
+		n->rel = rest;
+		return 0;
+#else
+		return -ENOENT;
+#endif
+	}
+	if (strcmp(c, "reports") != 0)
+		return -ENOENT;
+	n->kind = N_REPORTS;
+	c = next_comp(&rest);
+	if (!c)
+		return 0;
+	n->defs = fs_defs_get();
+	n->rep = fs_defs_find(n->defs, c, &n->ridx);
+	if (!n->rep) {
+		node_release(n);
+		return -ENOENT;
+	}
+	if (resolve_report(n, rest) < 0) {
+		node_release(n);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* --- attributes ------------------------------------------------------- */
+
+static struct inst *report_inst(const struct report *r)
+{
+	const struct conf *c = fs.conf;
+	char key[PATH_MAX];
+	struct inst_spec spec = {
+	    .label = r->name,
+	    .title = r->title,
+	    .source = r->source,
+	    .sql = r->odata ? r->odata : r->sql,
+	    .odata = r->odata != NULL,
+	    .formats = r->formats,
+	    .ttl = r->ttl >= 0 ? r->ttl : c->default_ttl,
+	    .csv = r->csv >= 0 ? (enum csv_dialect)r->csv : c->csv_dialect,
+	    .row_limit = 0,
+	    .def_hash = r->hash,
+	};
+
+	snprintf(key, sizeof(key), "reports/%s", r->name);
+	return inst_ensure(key, &spec);
+}
+
+static mode_t dir_mode(mode_t file_mode)
+{
+	mode_t m = file_mode & 0444;
+
+	return S_IFDIR | m | (m >> 2); /* x wherever r */
+}
+
+static void history_path(const struct node *n, char *buf, size_t len)
+{
+	if (n->kind == N_HISTORY_FILE)
+		snprintf(buf, len, "%s/history/%s/%s", fs.conf->state_dir,
+			 n->rep->name, n->name);
+	else
+		snprintf(buf, len, "%s/history/%s", fs.conf->state_dir,
+			 n->rep->name);
+}
+
+static char *node_text(const struct node *n)
+{
+	struct inst *in;
+	char key[PATH_MAX];
+
+	switch (n->kind) {
+	case N_README:
+		return status_readme();
+	case N_HEALTH:
+		return status_health_json();
+	case N_METRICS:
+		return status_metrics();
+	case N_QUERY_SQL:
+		return xstrndup(n->rep->text, n->rep->text_len);
+	case N_LAST_ERROR:
+		snprintf(key, sizeof(key), "reports/%s", n->rep->name);
+		in = inst_lookup(key);
+		return in ? inst_error(in) : NULL;
+	default:
+		return NULL;
+	}
+}
+
+static void fill_common(struct stat *st, const char *path)
+{
+	uint64_t ino = path[1] ? hash64_str(path) : 1;
+
+	st->st_ino = ino > 1 ? ino : ino + 2;
+	st->st_uid = fs.uid;
+	st->st_gid = fs.gid;
+	st->st_nlink = 1;
+	st->st_blksize = 128 * 1024;
+	st->st_atime = st->st_mtime = st->st_ctime = fs.mounted;
+}
+
+static int node_getattr(const char *path, const struct node *n, struct stat *st)
+{
+	struct inst *in;
+	char *text;
+	char real[PATH_MAX];
+	struct stat rst;
+	time_t t;
+
+	memset(st, 0, sizeof(*st));
+	fill_common(st, path);
+	switch (n->kind) {
+	case N_ROOT:
+	case N_REPORTS:
+	case N_STATUS_DIR:
+	case N_IMAGES:
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		return 0;
+	case N_REPORT_DIR:
+	case N_HISTORY_DIR:
+		st->st_mode = dir_mode(n->rep->mode);
+		st->st_gid = n->defs->gid[n->ridx];
+		st->st_nlink = 2;
+		return 0;
+	case N_REPORT_FILE:
+		in = report_inst(n->rep);
+		if (!in)
+			return -ENOMEM;
+		inst_stat(in, n->fmt, &st->st_size, &t);
+		if (t)
+			st->st_mtime = st->st_ctime = t;
+		break;
+	case N_HISTORY_FILE:
+		history_path(n, real, sizeof(real));
+		if (stat(real, &rst) < 0 || !S_ISREG(rst.st_mode))
+			return -ENOENT;
+		st->st_size = rst.st_size;
+		st->st_mtime = st->st_ctime = rst.st_mtime;
+		break;
+	case N_IMAGE_PATH:
+#ifdef HAVE_IMAGES
+	{
+		int rc = images_getattr(n->share, n->rel, st);
+
+		fill_common(st, path);
+		st->st_mode &= ~(mode_t)0222;
+		if (S_ISDIR(st->st_mode))
+			st->st_nlink = 2;
+		return rc;
+	}
+#else
+		return -ENOENT;
+#endif
+	default:
+		text = node_text(n);
+		if (!text)
+			return -ENOENT;
+		st->st_size = (off_t)strlen(text);
+		free(text);
+		st->st_mode = S_IFREG | 0444;
+		if (n->kind == N_QUERY_SQL || n->kind == N_LAST_ERROR)
+			break;
+		st->st_mtime = st->st_ctime = time(NULL);
+		st->st_blocks = (st->st_size + 511) / 512;
+		return 0;
+	}
+	st->st_mode = S_IFREG | (n->rep->mode & 0444);
+	st->st_gid = n->defs->gid[n->ridx];
+	st->st_blocks = (st->st_size + 511) / 512;
+	return 0;
+}
+
+static int op_getattr(const char *path, struct stat *st,
+		      struct fuse_file_info *fi)
+{
+	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
+	struct node n;
+	int rc = resolve(path, &n);
+
+	if (rc < 0)
+		return rc;
+	rc = node_getattr(path, &n, st);
+	/* An open handle answers for its own snapshot (fstat). */
+	if (rc == 0 && h && h->kind == FH_SNAP) {
+		st->st_size = h->sh.size;
+		st->st_blocks = (st->st_size + 511) / 512;
+	} else if (rc == 0 && h && h->kind == FH_BUF) {
+		st->st_size = (off_t)h->len;
+		st->st_blocks = (st->st_size + 511) / 512;
+	}
+	node_release(&n);
+	return rc;
+}
+
+/* --- listings --------------------------------------------------------- */
+
+struct lister {
+	void *buf;
+	fuse_fill_dir_t filler;
+	char path[PATH_MAX];
+	size_t plen;
+};
+
+/* Adds @name with its full attributes (readdirplus: no getattr storm). */
+static void list_add(struct lister *l, const char *name)
+{
+	struct stat st;
+	struct node n;
+
+	snprintf(l->path + l->plen, sizeof(l->path) - l->plen, "%s%s",
+		 l->plen > 1 ? "/" : "", name);
+	if (resolve(l->path, &n) == 0) {
+		if (node_getattr(l->path, &n, &st) == 0)
+			l->filler(l->buf, name, &st, 0, FUSE_FILL_DIR_PLUS);
+		node_release(&n);
+	}
+	l->path[l->plen] = '\0';
+}
+
+static void list_history(struct lister *l, const struct node *n)
+{
+	char real[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	history_path(n, real, sizeof(real));
+	d = opendir(real);
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && !strstr(e->d_name, ".tmp"))
+			list_add(l, e->d_name);
+	closedir(d);
+}
+
+static void list_report(struct lister *l, const struct node *n)
+{
+	const struct report *r = n->rep;
+	char name[REPORT_NAME_MAX + 8];
+
+	if (!r->nparams)
+		for (int f = 0; f < FMT_COUNT; f++) {
+			if (!(r->formats & (1u << f)))
+				continue;
+			snprintf(name, sizeof(name), "%s.%s", r->name,
+				 render_fmt_ext(f));
+			list_add(l, name);
+		}
+	list_add(l, "query.sql");
+	list_add(l, "last-error.txt");
+	list_add(l, "history");
+}
+
+static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
+		      off_t off, struct fuse_file_info *fi,
+		      enum fuse_readdir_flags flags)
+{
+	struct lister l = {.buf = buf, .filler = filler};
+	struct node n;
+	int rc = resolve(path, &n);
+
+	(void)off;
+	(void)fi;
+	(void)flags;
+	if (rc < 0)
+		return rc;
+	l.plen = (size_t)snprintf(l.path, sizeof(l.path), "%s", path);
+	if (l.plen > 1 && l.path[l.plen - 1] == '/')
+		l.path[--l.plen] = '\0';
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	switch (n.kind) {
+	case N_ROOT:
+		list_add(&l, "README.txt");
+		list_add(&l, "reports");
+		list_add(&l, "images");
+		list_add(&l, ".status");
+		break;
+	case N_STATUS_DIR:
+		list_add(&l, "health.json");
+		list_add(&l, "metrics.prom");
+		break;
+	case N_REPORTS: {
+		struct fs_defs *d = fs_defs_get();
+
+		for (size_t i = 0; i < d->n; i++)
+			list_add(&l, d->v[i]->name);
+		fs_defs_put(d);
+		break;
+	}
+	case N_REPORT_DIR:
+		list_report(&l, &n);
+		break;
+	case N_HISTORY_DIR:
+		list_history(&l, &n);
+		break;
+	case N_IMAGES:
+		for (size_t i = 0; i < fs.conf->nshares; i++)
+			list_add(&l, fs.conf->shares[i].name);
+		break;
+#ifdef HAVE_IMAGES
+	case N_IMAGE_PATH:
+		rc = images_readdir(n.share, n.rel, buf, filler);
+		break;
+#endif
+	default:
+		rc = -ENOTDIR;
+	}
+	node_release(&n);
+	return rc;
+}
+
+/* --- files ------------------------------------------------------------ */
+
+static int open_report(const struct node *n, struct fuse_file_info *fi,
+		       struct fh *h)
+{
+	int rc;
+
+	h->kind = FH_SNAP;
+	h->inst = report_inst(n->rep);
+	if (!h->inst)
+		return -ENOMEM;
+	rc = inst_open(h->inst, n->fmt, &h->sh);
+	if (rc < 0)
+		return rc;
+	fi->keep_cache = h->sh.keep_cache;
+	fi->direct_io = h->sh.direct_io;
+	return 0;
+}
+
+static int open_node(const struct node *n, struct fuse_file_info *fi,
+		     struct fh *h)
+{
+	char real[PATH_MAX];
+
+	switch (n->kind) {
+	case N_REPORT_FILE:
+		return open_report(n, fi, h);
+	case N_HISTORY_FILE:
+		history_path(n, real, sizeof(real));
+		h->kind = FH_FD;
+		h->fd = open(real, O_RDONLY | O_CLOEXEC);
+		return h->fd < 0 ? -errno : 0;
+	case N_IMAGE_PATH:
+#ifdef HAVE_IMAGES
+	{
+		struct fuse_file_info inner = *fi;
+		int rc = images_open(n->share, n->rel, &inner);
+
+		h->kind = FH_IMAGE;
+		h->image_fh = inner.fh;
+		fi->keep_cache = inner.keep_cache;
+		return rc;
+	}
+#else
+		return -ENOENT;
+#endif
+	default:
+		h->kind = FH_BUF;
+		h->buf = node_text(n);
+		if (!h->buf)
+			return -ENOENT;
+		h->len = strlen(h->buf);
+		/* Made anew at each open: the page cache must not keep it. */
+		fi->direct_io = 1;
+		return 0;
+	}
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+	struct fh *h;
+	struct node n;
+	int rc = resolve(path, &n);
+
+	if (rc < 0)
+		return rc;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		node_release(&n);
+		return -EROFS;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		node_release(&n);
+		return -ENOMEM;
+	}
+	h->fd = -1;
+	rc = open_node(&n, fi, h);
+	node_release(&n);
+	if (rc < 0) {
+		free(h->buf);
+		free(h);
+		return rc;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	return 0;
+}
+
+static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
+		       off_t off, struct fuse_file_info *fi)
+{
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	struct fuse_bufvec *bv = malloc(sizeof(*bv));
+	int fd;
+
+	(void)path;
+	if (!bv)
+		return -ENOMEM;
+	*bv = FUSE_BUFVEC_INIT(0);
+	switch (h->kind) {
+	case FH_BUF:
+		if ((size_t)off < h->len) {
+			bv->buf[0].mem = h->buf + off;
+			bv->buf[0].size = size < h->len - (size_t)off
+					      ? size
+					      : h->len - (size_t)off;
+		}
+		break;
+	case FH_IMAGE: {
+#ifdef HAVE_IMAGES
+		struct fuse_file_info inner = *fi;
+		char *mem = malloc(size ? size : 1);
+		int n;
+
+		inner.fh = h->image_fh;
+		if (!mem) {
+			free(bv);
+			return -ENOMEM;
+		}
+		n = images_read(&inner, mem, size, off);
+		if (n < 0) {
+			free(mem);
+			free(bv);
+			return n;
+		}
+		/*
+		 * libfuse frees only the vector; the memory is the handle's
+		 * until the next read.
+		 */
+		free(h->buf);
+		h->buf = mem;
+		bv->buf[0].mem = mem;
+		bv->buf[0].size = (size_t)n;
+#endif
+		break;
+	}
+	case FH_SNAP:
+	case FH_FD:
+		fd = h->kind == FH_SNAP ? h->sh.fd : h->fd;
+		bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv->buf[0].fd = fd;
+		bv->buf[0].pos = off;
+		bv->buf[0].size = size;
+		break;
+	}
+	*bufp = bv;
+	return 0;
+}
+
+static int op_release(const char *path, struct fuse_file_info *fi)
+{
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+
+	(void)path;
+	switch (h->kind) {
+	case FH_SNAP:
+		inst_close(h->inst, &h->sh);
+		break;
+	case FH_FD:
+		close(h->fd);
+		break;
+	case FH_IMAGE:
+#ifdef HAVE_IMAGES
+	{
+		struct fuse_file_info inner = *fi;
+
+		inner.fh = h->image_fh;
+		images_release(&inner);
+	}
+#endif
+	break;
+	case FH_BUF:
+		break;
+	}
+	free(h->buf);
+	free(h);
+	return 0;
+}
+
+/* touch on a report file (or its folder) asks for a fresh run. */
+static int op_utimens(const char *path, const struct timespec tv[2],
+		      struct fuse_file_info *fi)
+{
+	struct node n;
+	struct inst *in;
+	int rc = resolve(path, &n);
+
+	(void)tv;
+	(void)fi;
+	if (rc < 0)
+		return rc;
+	if (n.kind == N_REPORT_FILE || n.kind == N_REPORT_DIR) {
+		in = report_inst(n.rep);
+		if (in) {
+			inst_touch(in);
+			log_msg(LOG_INFO, "fs",
+				"%s touched: the next open runs it again",
+				n.rep->name);
+		}
+		rc = in ? 0 : -ENOMEM;
+	} else {
+		rc = -EROFS;
+	}
+	node_release(&n);
+	return rc;
+}
+
+static int op_statfs(const char *path, struct statvfs *sv)
+{
+	struct statvfs cache;
+	uint64_t blocks = fs.conf->cache_size / 4096;
+
+	(void)path;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = sv->f_frsize = 4096;
+	sv->f_blocks = blocks ? blocks : 1;
+	/* Free space is the cache disk's, capped by cache_size. */
+	if (statvfs(fs.conf->cache_dir, &cache) == 0) {
+		uint64_t avail =
+		    (uint64_t)cache.f_bavail * cache.f_frsize / 4096;
+
+		sv->f_bfree = sv->f_bavail =
+		    avail < sv->f_blocks ? avail : sv->f_blocks;
+	}
+	sv->f_files = 1000000;
+	sv->f_ffree = 1000000;
+	sv->f_namemax = 255;
+	return 0;
+}
+
+static int op_rofs(void)
+{
+	return -EROFS;
+}
+
+static int op_mkdir(const char *path, mode_t mode)
+{
+	(void)path;
+	(void)mode;
+	return op_rofs();
+}
+
+static int op_unlink(const char *path)
+{
+	(void)path;
+	return op_rofs();
+}
+
+static int op_rename(const char *from, const char *to, unsigned int flags)
+{
+	(void)from;
+	(void)to;
+	(void)flags;
+	return op_rofs();
+}
+
+static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)mode;
+	(void)fi;
+	return op_rofs();
+}
+
+static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)mode;
+	(void)fi;
+	return op_rofs();
+}
+
+static int op_chown(const char *path, uid_t uid, gid_t gid,
+		    struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)uid;
+	(void)gid;
+	(void)fi;
+	return op_rofs();
+}
+
+static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)size;
+	(void)fi;
+	return op_rofs();
+}
+
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	cfg->use_ino = 1;
+	cfg->readdir_ino = 1;
+	cfg->nullpath_ok = 0;
+	/*
+	 * Sizes change when a snapshot is replaced, so attributes are
+	 * never trusted from the kernel's cache; names are stable.
+	 */
+	cfg->attr_timeout = 0;
+	cfg->entry_timeout = 1;
+	cfg->negative_timeout = 1;
+	cfg->kernel_cache = 0;
+	cfg->auto_cache = 0;
+	/* We decide when pages go (snap.c), not an mtime heuristic. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* Large requests: max_pages follows max_write in libfuse. */
+	conn->max_write = 1024 * 1024;
+	conn->max_read = 0;
+	return NULL;
+}
+
+const struct fuse_operations fs_ops = {
+    .init = op_init,
+    .getattr = op_getattr,
+    .readdir = op_readdir,
+    .open = op_open,
+    .read_buf = op_read_buf,
+    .release = op_release,
+    .utimens = op_utimens,
+    .statfs = op_statfs,
+    .mkdir = op_mkdir,
+    .rmdir = op_unlink,
+    .unlink = op_unlink,
+    .rename = op_rename,
+    .create = op_create,
+    .chmod = op_chmod,
+    .chown = op_chown,
+    .truncate = op_truncate,
+};
