@@ -32,6 +32,18 @@ def wait_for(pred, timeout=10.0, step=0.05):
     return pred()
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:")
+
+
+def check_sanitizers(log):
+    """Fails when a sanitizer reported anything in a daemon's log."""
+    for mark in SANITIZER_MARKS:
+        if mark in log:
+            i = log.index(mark)
+            raise AssertionError("sanitizer report:\n" + log[i:i + 4000])
+
+
 class Mount:
     """A sapb1fs mount over a private config.
 
@@ -118,6 +130,7 @@ class Mount:
             self.proc.wait(5)
         self.proc = None
         self.log_fh.close()
+        check_sanitizers(self.log())
 
     def stop(self):
         self.unmount()

@@ -1,0 +1,58 @@
+#!/bin/sh
+# The whole test suite, as CI runs it: installs what it needs (Debian
+# packages), builds twice (plain, then AddressSanitizer +
+# UndefinedBehaviorSanitizer), and runs the unit and style tests (meson)
+# and the tests against real servers and a real mount (pytest) on each.
+#
+#   sudo tests/run.sh            everything
+#   sudo tests/run.sh --quick    plain build only, slow tests left out
+set -eu
+cd "$(dirname "$0")/.."
+root=$(pwd)
+quick=no
+[ "${1:-}" = "--quick" ] && quick=yes
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "tests/run.sh: run as root (packages, mounts, servers)" >&2
+	exit 1
+fi
+sh contrib/deps.sh all
+modprobe fuse 2>/dev/null || true
+# Python test tools come from Debian's python3-* packages.
+PY=/usr/bin/python3
+
+status=0
+run_suite() { # name build-dir meson-setup-args...
+	name=$1
+	dir=$2
+	shift 2
+	echo "=== $name build ($dir)"
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@"
+	else
+		meson setup --reconfigure "$dir" "$@" >/dev/null
+	fi
+	ninja -C "$dir"
+	echo "=== $name: unit and style tests"
+	meson test -C "$dir" --print-errorlogs || status=1
+	echo "=== $name: tests against real servers and a real mount"
+	marks=""
+	[ "$name" != plain ] && marks="not slow"
+	[ "$quick" = yes ] && marks="not slow"
+	SAPB1FS_BUILD="$root/$dir" $PY -m pytest -q -p no:cacheprovider \
+		${marks:+-m "$marks"} tests || status=1
+}
+
+run_suite plain build
+if [ "$quick" = no ]; then
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0
+	run_suite sanitizers build-asan -Db_sanitize=address,undefined \
+		-Db_lundef=false
+fi
+if [ $status -eq 0 ]; then
+	echo "tests/run.sh: all suites passed"
+else
+	echo "tests/run.sh: some tests failed" >&2
+fi
+exit $status
