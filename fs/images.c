@@ -93,6 +93,24 @@ int images_getattr(const char *share, const char *rel, struct stat *st)
 	return smb_stat(s, rel, st);
 }
 
+/*
+ * The tree's inode number of images/<share>/<rel>/<name>: a hash of the
+ * mount path, as fs/tree.c gives every node.  glibc hides entries whose
+ * d_ino is 0, and readdirplus hands our attributes to the kernel as is.
+ */
+static ino_t images_ino(const char *share, const char *rel, const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+	uint64_t ino;
+
+	if (strbuf_addf(&sb, "/images/%s/%s%s%s", share, rel, *rel ? "/" : "",
+			name))
+		return 2;
+	ino = hash64_str(sb.buf);
+	strbuf_release(&sb);
+	return (ino_t)(ino > 1 ? ino : ino + 2);
+}
+
 int images_readdir(const char *share, const char *rel, void *buf,
 		   fuse_fill_dir_t filler)
 {
@@ -109,8 +127,10 @@ int images_readdir(const char *share, const char *rel, void *buf,
 	n = smb_listing_count(l);
 	for (i = 0; i < n; i++) {
 		const struct smb_entry *e = smb_listing_entry(l, i);
+		struct stat st = e->st;
 
-		if (filler(buf, e->name, &e->st, 0, FUSE_FILL_DIR_PLUS))
+		st.st_ino = images_ino(share, rel, e->name);
+		if (filler(buf, e->name, &st, 0, FUSE_FILL_DIR_PLUS))
 			break;
 	}
 	smb_listing_put(l);
