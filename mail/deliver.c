@@ -264,8 +264,8 @@ static enum deliver_status sent_job(struct deliver *d, const char *id,
 		return DELIVER_LATER;
 	}
 	d->sent++;
-	log_msg(LOG_INFO, "mailer", "sent job %s to %u recipients as %s: %s",
-		final, nrcpt, st->message_id, res->text);
+	log_msg(LOG_INFO, "mailer", "sent job %s to %u recipient%s as %s: %s",
+		final, nrcpt, nrcpt == 1 ? "" : "s", st->message_id, res->text);
 	if (res->rejected[0]) {
 		log_msg(LOG_WARNING, "mailer",
 			"job %s: some recipients were refused: %s", final,

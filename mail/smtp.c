@@ -43,6 +43,8 @@ struct smtp {
 	char last_cmd[12]; /* "MAIL", "RCPT", "DATA", "BODY"... */
 	char rcpt[320];
 	char reply[512];
+	long code;     /* of that reply */
+	bool quitting; /* QUIT sent: its 221 says nothing about the mail */
 	struct strbuf rejected;
 	unsigned rcpt_tempfail, rcpt_permfail;
 };
@@ -142,7 +144,10 @@ static void on_command(struct smtp *s, const char *data, size_t size)
 	for (size_t i = 0; i < ARRAY_SIZE(shown); i++) {
 		if (strcmp(verb, shown[i]) != 0)
 			continue;
-		snprintf(s->last_cmd, sizeof(s->last_cmd), "%s", verb);
+		if (strcmp(verb, "QUIT") == 0)
+			s->quitting = true;
+		else
+			snprintf(s->last_cmd, sizeof(s->last_cmd), "%s", verb);
 		log_msg(LOG_DEBUG, "smtp", "> %.*s",
 			(int)(size > 2 ? size - 2 : size), data);
 		if (strcmp(verb, "RCPT") == 0) {
@@ -186,10 +191,11 @@ static void on_reply(struct smtp *s, const char *data, size_t size)
 			len--;
 		log_msg(LOG_DEBUG, "smtp", "< %.*s", (int)len, data);
 		/* "250-..." continues, "250 ..." or "250" ends a reply */
-		if (len >= 3 && (len == 3 || data[3] == ' ')) {
+		if (len >= 3 && (len == 3 || data[3] == ' ') && !s->quitting) {
 			snprintf(s->reply, sizeof(s->reply), "%.*s", (int)len,
 				 data);
-			on_final_reply(s, strtol(s->reply, NULL, 10));
+			s->code = strtol(s->reply, NULL, 10);
+			on_final_reply(s, s->code);
 		}
 		data += n;
 		size -= n;
@@ -291,6 +297,8 @@ static void reset_dialogue(struct smtp *s)
 	s->last_cmd[0] = '\0';
 	s->rcpt[0] = '\0';
 	s->reply[0] = '\0';
+	s->code = 0;
+	s->quitting = false;
 	strbuf_reset(&s->rejected);
 	s->rcpt_tempfail = s->rcpt_permfail = 0;
 }
@@ -367,7 +375,7 @@ static CURLcode perform(struct smtp *s, struct mime_msg *m, bool fresh)
 enum smtp_outcome smtp_send(struct smtp *s, struct mime_msg *m,
 			    struct smtp_result *res)
 {
-	long code = 0, connects = 1;
+	long connects = 1;
 	CURLcode rc;
 
 	if (!smtp_handle(s)) {
@@ -385,8 +393,8 @@ enum smtp_outcome smtp_send(struct smtp *s, struct mime_msg *m,
 			"kept connection lost, reconnecting");
 		rc = perform(s, m, true);
 	}
-	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
-	fill_result(s, rc, code, res);
+	/* not CURLINFO_RESPONSE_CODE: it may hold the answer to QUIT */
+	fill_result(s, rc, s->code, res);
 	/* the message is freed by the caller: the handle must forget it */
 	curl_easy_setopt(s->h, CURLOPT_MIMEPOST, NULL);
 	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, NULL);

@@ -557,7 +557,7 @@ int spool_state_save(const struct spool *sp, enum spool_box box, const char *id,
 	rc = strbuf_addf(&sb, "[state]\nattempts = %u\n", st->attempts);
 	if (rc == 0)
 		rc = ini_put(&sb, "first_seen", first);
-	if (rc == 0)
+	if (rc == 0 && st->next_attempt > 0)
 		rc = ini_put(&sb, "next_attempt", next);
 	if (rc == 0 && st->last_error)
 		rc = ini_put(&sb, "last_error", st->last_error);
