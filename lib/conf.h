@@ -120,4 +120,7 @@ const struct conf_share *conf_share_find(const struct conf *c,
 /* "2G", "512M", "100k", "12345": bytes, or -1 when malformed. */
 int64_t conf_parse_size(const char *s);
 
+/* "90", "90s", "10m", "2h", "1d": seconds, or -1 when malformed. */
+int64_t conf_parse_duration(const char *s);
+
 #endif
