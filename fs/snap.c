@@ -206,7 +206,7 @@ static void meta_write(const struct inst *in, const struct spec *sp,
 	strbuf_release(&sb);
 }
 
-static long long meta_get(const char *text, const char *key)
+static unsigned long long meta_get(const char *text, const char *key)
 {
 	size_t n = strlen(key);
 
@@ -214,9 +214,9 @@ static long long meta_get(const char *text, const char *key)
 		if (*p == '\n')
 			p++;
 		if (!strncmp(p, key, n) && p[n] == '=')
-			return atoll(p + n + 1);
+			return strtoull(p + n + 1, NULL, 10);
 	}
-	return -1;
+	return ~0ULL;
 }
 
 /* Adopts what a previous mount left, or clears it; under no lock. */
@@ -232,7 +232,7 @@ static struct snap *meta_adopt(const char *dir, const struct spec *sp)
 	snprintf(path, sizeof(path), "%s/current", dir);
 	if (file_read_all(path, &text, NULL) < 0)
 		goto out_clean;
-	if ((uint64_t)meta_get(text, "hash") != sp->def_hash)
+	if (meta_get(text, "hash") != sp->def_hash)
 		goto out_clean;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -342,7 +342,12 @@ static void inst_set_snap_locked(struct inst *in, struct snap *s)
 		snap_put_locked(old);
 	}
 	in->cur = s;
-	if (s) {
+	if (!s) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/current", in->dir);
+		unlink(path);
+	} else {
 		cache_bytes += s->bytes;
 		for (int f = 0; f < FMT_COUNT; f++)
 			in->last_size[f] = s->size[f];

@@ -597,11 +597,18 @@ static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 	*bv = FUSE_BUFVEC_INIT(0);
 	switch (h->kind) {
 	case FH_BUF:
+		/* libfuse frees memory buffers after the reply: give a copy. */
 		if ((size_t)off < h->len) {
-			bv->buf[0].mem = h->buf + off;
-			bv->buf[0].size = size < h->len - (size_t)off
-					      ? size
-					      : h->len - (size_t)off;
+			size_t n = h->len - (size_t)off;
+
+			n = n < size ? n : size;
+			bv->buf[0].mem = malloc(n);
+			if (!bv->buf[0].mem) {
+				free(bv);
+				return -ENOMEM;
+			}
+			memcpy(bv->buf[0].mem, h->buf + off, n);
+			bv->buf[0].size = n;
 		}
 		break;
 	case FH_IMAGE: {
@@ -621,12 +628,7 @@ static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 			free(bv);
 			return n;
 		}
-		/*
-		 * libfuse frees only the vector; the memory is the handle's
-		 * until the next read.
-		 */
-		free(h->buf);
-		h->buf = mem;
+		/* libfuse frees @mem after the reply. */
 		bv->buf[0].mem = mem;
 		bv->buf[0].size = (size_t)n;
 #endif
@@ -797,7 +799,8 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 */
 	cfg->attr_timeout = 0;
 	cfg->entry_timeout = 1;
-	cfg->negative_timeout = 1;
+	/* last-error.txt and new reports appear at any time. */
+	cfg->negative_timeout = 0;
 	cfg->kernel_cache = 0;
 	cfg->auto_cache = 0;
 	/* We decide when pages go (snap.c), not an mtime heuristic. */

@@ -12,7 +12,7 @@ def test_check_config_reports_file_and_line(tmp_path):
     r = subprocess.run([exe("sapb1fs"), "--check-config", str(conf)],
                        capture_output=True, text=True)
     assert r.returncode != 0
-    assert f"{conf}:5:" in r.stderr
+    assert f"{conf}:4: unknown key" in r.stderr
 
 
 def test_mount_refuses_bad_config(tmp_path):
