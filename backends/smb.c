@@ -22,6 +22,7 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libsmbclient.h>
@@ -105,9 +106,7 @@ struct smb_slot {
 	bool busy;
 	unsigned nfiles;
 
-	/* Worker-only. */
-	SMBCCTX *ctx;
-	unsigned gen;
+	SMBCCTX *ctx; /* made before the worker starts; worker-only after */
 };
 
 struct smb_file {
@@ -118,7 +117,7 @@ struct smb_file {
 
 	/* Worker-only. */
 	SMBCFILE *fh;
-	unsigned fh_gen;
+	bool opened; /* once: later opens check it is the same file */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -173,6 +172,9 @@ struct smb_share {
 
 static pthread_mutex_t smb_global_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool smb_global_ready;
+/* When libsmbclient cannot keep per-thread state, calls take turns. */
+static bool smb_threads_ok;
+static pthread_mutex_t smb_call_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct smb_opts smb_defaults = {
     .pool_size = 4,
@@ -748,6 +750,132 @@ static void smb_debug_cb(void *priv, int level, const char *msg)
 		log_msg(LOG_DEBUG, "smb", "libsmbclient: %.*s", (int)len, msg);
 }
 
+/*
+ * libsmbclient keeps a stack of temporary allocations per call; it is
+ * one process-wide stack unless thread hooks are given, and two threads
+ * in libsmbclient at once then abort.  smbc_thread_posix() would give
+ * them, but Debian's library does not export it, so the same hooks
+ * (mutexes and thread-local slots, the table of Samba's
+ * lib/util/smb_threads.h, stable since 3.2) are handed to
+ * smb_thread_set_functions() of libsamba-util when it is there.
+ * Without it, calls on all contexts are serialized.
+ */
+struct smb_thread_hooks {
+	int (*create_mutex)(const char *name, void **lock, const char *loc);
+	void (*destroy_mutex)(void *lock, const char *loc);
+	int (*lock_mutex)(void *lock, int type, const char *loc);
+	int (*create_tls)(const char *name, void **key, const char *loc);
+	void (*destroy_tls)(void **key, const char *loc);
+	int (*set_tls)(void *key, const void *val, const char *loc);
+	void *(*get_tls)(void *key, const char *loc);
+};
+
+#define SMB_HOOK_LOCK 1
+#define SMB_HOOK_UNLOCK 2
+
+static int smb_hook_create_mutex(const char *name, void **lock, const char *loc)
+{
+	pthread_mutex_t *m = malloc(sizeof(*m));
+
+	(void)name;
+	(void)loc;
+	if (!m)
+		return ENOMEM;
+	pthread_mutex_init(m, NULL);
+	*lock = m;
+	return 0;
+}
+
+static void smb_hook_destroy_mutex(void *lock, const char *loc)
+{
+	(void)loc;
+	pthread_mutex_destroy(lock);
+	free(lock);
+}
+
+static int smb_hook_lock_mutex(void *lock, int type, const char *loc)
+{
+	(void)loc;
+	if (type == SMB_HOOK_LOCK)
+		return pthread_mutex_lock(lock);
+	if (type == SMB_HOOK_UNLOCK)
+		return pthread_mutex_unlock(lock);
+	return EINVAL;
+}
+
+static int smb_hook_create_tls(const char *name, void **key, const char *loc)
+{
+	pthread_key_t *k;
+	int rc;
+
+	(void)name;
+	(void)loc;
+	if (*key)
+		return 0;
+	k = malloc(sizeof(*k));
+	if (!k)
+		return ENOMEM;
+	rc = pthread_key_create(k, NULL);
+	if (rc) {
+		free(k);
+		return rc;
+	}
+	*key = k;
+	return 0;
+}
+
+static void smb_hook_destroy_tls(void **key, const char *loc)
+{
+	(void)loc;
+	if (!*key)
+		return;
+	pthread_key_delete(*(pthread_key_t *)*key);
+	free(*key);
+	*key = NULL;
+}
+
+static int smb_hook_set_tls(void *key, const void *val, const char *loc)
+{
+	(void)loc;
+	if (!key)
+		return EINVAL;
+	return pthread_setspecific(*(pthread_key_t *)key, val);
+}
+
+static void *smb_hook_get_tls(void *key, const char *loc)
+{
+	(void)loc;
+	/* Asked before its slot is made, on a thread's first call. */
+	if (!key)
+		return NULL;
+	return pthread_getspecific(*(pthread_key_t *)key);
+}
+
+static const struct smb_thread_hooks smb_hooks = {
+    smb_hook_create_mutex, smb_hook_destroy_mutex, smb_hook_lock_mutex,
+    smb_hook_create_tls,   smb_hook_destroy_tls,   smb_hook_set_tls,
+    smb_hook_get_tls,
+};
+
+/* Once, before the first context: global lock held. */
+static void smb_threads_setup(void)
+{
+	int (*set)(const struct smb_thread_hooks *);
+
+	*(void **)&set = dlsym(RTLD_DEFAULT, "smb_thread_set_functions");
+	smb_threads_ok = set && set(&smb_hooks) == 0;
+	if (!smb_threads_ok)
+		log_msg(LOG_NOTICE, "smb",
+			"libsmbclient has no thread hooks "
+			"here: calls to shares take turns");
+}
+
+/*
+ * Makes a slot's context.  smbc_init_context reloads process-wide
+ * settings that calls on other contexts read, so contexts are only made
+ * while no worker runs a call: when a share starts.  A context is kept
+ * for the share's life; libsmbclient reconnects it when its link died.
+ */
 static int smb_ctx_open(struct smb_slot *sl)
 {
 	const struct smb_share *s = sl->share;
@@ -755,9 +883,9 @@ static int smb_ctx_open(struct smb_slot *sl)
 	SMBCCTX *ctx;
 	int err = 0;
 
-	if (sl->ctx)
-		return 0;
 	pthread_mutex_lock(&smb_global_lock);
+	if (!smb_global_ready)
+		smb_threads_setup();
 	ctx = smbc_new_context();
 	if (!ctx) {
 		err = errno ? errno : ENOMEM;
@@ -787,8 +915,7 @@ out_unlock:
 	return -err;
 }
 
-/* Frees the context after a link failure; its files reopen lazily. */
-static void smb_ctx_drop(struct smb_slot *sl)
+static void smb_ctx_free(struct smb_slot *sl)
 {
 	if (!sl->ctx)
 		return;
@@ -796,7 +923,6 @@ static void smb_ctx_drop(struct smb_slot *sl)
 	smbc_free_context(sl->ctx, 1);
 	pthread_mutex_unlock(&smb_global_lock);
 	sl->ctx = NULL;
-	sl->gen++;
 }
 
 static int smb_w_stat(struct smb_slot *sl, const char *url, struct stat *st)
@@ -877,7 +1003,7 @@ static int smb_w_fopen(struct smb_slot *sl, struct smb_file *f, bool check)
 	if (!check)
 		f->st = st;
 	f->fh = fh;
-	f->fh_gen = sl->gen;
+	f->opened = true;
 	return 0;
 }
 
@@ -887,9 +1013,8 @@ static int smb_w_read(struct smb_slot *sl, struct smb_file *f,
 	SMBCCTX *c = sl->ctx;
 	int rc;
 
-	if (!f->fh || f->fh_gen != sl->gen) {
-		f->fh = NULL;
-		rc = smb_w_fopen(sl, f, true);
+	if (!f->fh) {
+		rc = smb_w_fopen(sl, f, f->opened);
 		if (rc)
 			return rc;
 	}
@@ -911,7 +1036,7 @@ static int smb_w_read(struct smb_slot *sl, struct smb_file *f,
 
 static void smb_w_close(struct smb_slot *sl, struct smb_file *f)
 {
-	if (f->fh && f->fh_gen == sl->gen && sl->ctx)
+	if (f->fh)
 		smbc_getFunctionClose(sl->ctx)(sl->ctx, f->fh);
 	f->fh = NULL;
 }
@@ -919,10 +1044,6 @@ static void smb_w_close(struct smb_slot *sl, struct smb_file *f)
 /* Runs one request once on the slot's context. */
 static int smb_w_run_once(struct smb_slot *sl, struct smb_req *r, size_t *got)
 {
-	int rc = smb_ctx_open(sl);
-
-	if (rc)
-		return rc;
 	errno = 0;
 	switch (r->op) {
 	case SMB_OP_STAT:
@@ -952,8 +1073,6 @@ static bool smb_w_auth_failed(struct smb_slot *sl, struct smb_req *r)
 	if (r->op == SMB_OP_STAT || r->op == SMB_OP_PROBE)
 		if (strcmp(r->url, sl->share->base) == 0)
 			return true;
-	if (!sl->ctx)
-		return true;
 	rc = smb_w_stat(sl, sl->share->base, &st);
 	return rc == -EACCES || rc == -EPERM;
 }
@@ -963,7 +1082,6 @@ static void smb_w_note_auth(struct smb_slot *sl)
 	struct smb_share *s = sl->share;
 	bool guest = !s->user || !*s->user;
 
-	smb_ctx_drop(sl);
 	pthread_mutex_lock(&s->lock);
 	s->auth_until = now_mono_ms() + s->o.auth_retry_ms;
 	pthread_mutex_unlock(&s->lock);
@@ -976,7 +1094,10 @@ static void smb_w_note_auth(struct smb_slot *sl)
 			       s->base, s->user);
 }
 
-/* Runs @r, retrying once on a fresh connection after a link failure. */
+/*
+ * Runs @r, once more after a link failure: libsmbclient then sees the
+ * dead connection and makes a new one.  A file's handle died with it.
+ */
 static int smb_w_run(struct smb_slot *sl, struct smb_req *r, size_t *got)
 {
 	double t0 = mono_ms_f();
@@ -986,11 +1107,15 @@ static int smb_w_run(struct smb_slot *sl, struct smb_req *r, size_t *got)
 		smb_w_close(sl, r->file);
 		return 0;
 	}
+	/* A stale connection fails once; a silent server is not retried. */
 	for (attempt = 0; attempt < 2; attempt++) {
 		rc = smb_w_run_once(sl, r, got);
 		if (!rc || !smb_err_is_link(-rc))
 			break;
-		smb_ctx_drop(sl);
+		if (r->op == SMB_OP_READ)
+			smb_w_close(sl, r->file);
+		if (rc == -ETIMEDOUT)
+			break;
 	}
 	if (rc == -EPERM)
 		rc = -EACCES;
@@ -1077,7 +1202,7 @@ static void smb_w_finish(struct smb_slot *sl, struct smb_req *r, int rc,
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&s->lock);
 
-	if (orphan && sl->ctx)
+	if (orphan)
 		smbc_getFunctionClose(sl->ctx)(sl->ctx, orphan);
 	if (r->file && (r->op == SMB_OP_READ || r->op == SMB_OP_CLOSE ||
 			r->op == SMB_OP_OPEN))
@@ -1102,13 +1227,16 @@ static void *smb_worker(void *arg)
 
 		sl->busy = true;
 		pthread_mutex_unlock(&s->lock);
+		if (!skip && !smb_threads_ok)
+			pthread_mutex_lock(&smb_call_lock);
 		if (!skip)
 			rc = smb_w_run(sl, r, &got);
+		if (!skip && !smb_threads_ok)
+			pthread_mutex_unlock(&smb_call_lock);
 		smb_w_finish(sl, r, rc, got);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
-	smb_ctx_drop(sl);
 	return NULL;
 }
 
@@ -1796,6 +1924,18 @@ static int smb_share_start(struct smb_share *s, char *err, size_t errlen)
 
 		sl->share = s;
 		pthread_cond_init(&sl->wake, NULL);
+		rc = smb_ctx_open(sl);
+		if (rc) {
+			snprintf(err, errlen,
+				 "cannot make a libsmbclient "
+				 "context: %s",
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	for (i = 0; i < s->nslots; i++) {
+		struct smb_slot *sl = &s->slots[i];
+
 		rc = pthread_create(&sl->thread, NULL, smb_worker, sl);
 		if (rc) {
 			snprintf(err, errlen, "cannot start a worker: %s",
@@ -1862,9 +2002,28 @@ out_free:
 	return rc;
 }
 
+/* Joins a worker, or lets it go when it is stuck past @ms. */
+static bool smb_join(pthread_t t, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if (pthread_timedjoin_np(t, NULL, &ts) == 0)
+		return true;
+	pthread_detach(t);
+	return false;
+}
+
 void smb_share_free(struct smb_share *s)
 {
 	struct smb_req *r;
+	bool stuck = false;
 	size_t i;
 	int k;
 
@@ -1879,7 +2038,14 @@ void smb_share_free(struct smb_share *s)
 	for (k = 0; k < s->nslots; k++) {
 		if (!s->slots[k].started)
 			continue;
-		pthread_join(s->slots[k].thread, NULL);
+		if (!smb_join(s->slots[k].thread, 500))
+			stuck = true;
+	}
+	/* XXX: a worker still inside libsmbclient keeps the share. */
+	if (stuck)
+		return;
+	for (k = 0; k < s->nslots; k++) {
+		smb_ctx_free(&s->slots[k]);
 		pthread_cond_destroy(&s->slots[k].wake);
 		while ((r = s->slots[k].head)) {
 			s->slots[k].head = r->next;

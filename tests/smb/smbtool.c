@@ -202,6 +202,8 @@ static int tool_open(const char *path, struct fuse_file_info *fi)
 
 	if (!rel)
 		return -ENOENT;
+	if (getenv("SMBTOOL_DIRECT_IO"))
+		fi->direct_io = 1;
 	return images_open(tool.share.name, rel, fi);
 }
 
