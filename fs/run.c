@@ -296,3 +296,78 @@ void run_metrics(struct strbuf *sb)
 						__ATOMIC_RELAXED),
 	    (unsigned long long)__atomic_load_n(&stat_rows, __ATOMIC_RELAXED));
 }
+
+void run_values_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int collect_values(const struct drv_ops *ops, struct drv_conn *c,
+			  size_t max, char ***out, size_t *n, char *err,
+			  size_t errlen)
+{
+	const struct cell *row;
+	size_t cap = 16;
+	char **v = calloc(cap + 1, sizeof(*v));
+	int rc;
+
+	*n = 0;
+	if (!v)
+		return RUN_ERR_LOCAL;
+	while ((rc = ops->fetch(c, &row, err, errlen)) > 0 && *n < max) {
+		if (row[0].null)
+			continue;
+		if (*n == cap) {
+			char **nv = realloc(v, (cap * 2 + 1) * sizeof(*v));
+
+			if (!nv)
+				break;
+			v = nv;
+			cap *= 2;
+		}
+		v[*n] = xstrndup(row[0].p, row[0].len);
+		if (!v[*n])
+			break;
+		v[++*n] = NULL;
+	}
+	if (rc < 0) {
+		run_values_free(v);
+		return rc;
+	}
+	*out = v;
+	return DRV_OK;
+}
+
+int run_values(struct source *src, const char *label, const char *sql,
+	       const struct drv_param *params, size_t nparams, size_t max,
+	       char ***out, size_t *n, char *err, size_t errlen)
+{
+	const struct drv_ops *ops = source_ops(src);
+	int64_t deadline =
+	    now_mono_ms() + (int64_t)source_conf(src)->timeout * 1000;
+	struct drv_conn *c;
+	struct watch w;
+	int rc;
+
+	rc = source_acquire(src, deadline, &c, err, errlen);
+	if (rc != DRV_OK)
+		return rc;
+	memset(&w, 0, sizeof(w));
+	w.conn = c;
+	w.ops = ops;
+	w.deadline = deadline;
+	watch_add(&w);
+	rc = ops->execute(c, label, sql, 0, params, nparams, err, errlen);
+	if (rc == DRV_OK)
+		rc = collect_values(ops, c, max, out, n, err, errlen);
+	ops->finish(c);
+	if (watch_remove(&w) && rc != DRV_OK) {
+		rc = DRV_ERR_TIMEOUT;
+		snprintf(err, errlen, "no answer within the timeout of %d s",
+			 source_conf(src)->timeout);
+	}
+	source_release(src, c, rc == DRV_ERR_CONN || rc == DRV_ERR_TIMEOUT);
+	return rc;
+}

@@ -48,4 +48,15 @@ int run_execute(const struct run_spec *rs, struct run_result *res);
 /* Rows fetched and runs finished since start, for metrics. */
 void run_metrics(struct strbuf *sb);
 
+/*
+ * Runs @sql on @src under the same timeout and collects the first column
+ * of each row as text (NULLs left out), at most @max values.  0 and a
+ * NULL-terminated *out (free with run_values_free), or a drv_status with
+ * a reason in @err.
+ */
+int run_values(struct source *src, const char *label, const char *sql,
+	       const struct drv_param *params, size_t nparams, size_t max,
+	       char ***out, size_t *n, char *err, size_t errlen);
+void run_values_free(char **v);
+
 #endif

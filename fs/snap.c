@@ -44,6 +44,7 @@ struct snap {
 	off_t size[FMT_COUNT];
 	uint64_t bytes;
 	uint64_t rows;
+	uint64_t def_hash; /* of the definition it was made from */
 	bool truncated;
 	char *dir; /* NULL once its files are removed */
 };
@@ -243,6 +244,7 @@ static struct snap *meta_adopt(const char *dir, const struct spec *sp)
 	s->done = (time_t)meta_get(text, "done");
 	s->rows = (uint64_t)meta_get(text, "rows");
 	s->formats = (unsigned)meta_get(text, "formats");
+	s->def_hash = sp->def_hash;
 	if (asprintf(&s->dir, "%s/%llu", dir, (unsigned long long)s->gen) < 0) {
 		s->dir = NULL;
 		goto out_bad;
@@ -519,6 +521,7 @@ static struct snap *run_snap_new(struct run_job *job, time_t started,
 	s->gen = job->gen;
 	s->started = started;
 	s->formats = job->sp->formats;
+	s->def_hash = job->sp->def_hash;
 	if (asprintf(&s->dir, "%s/%llu", job->in->dir,
 		     (unsigned long long)job->gen) < 0) {
 		free(s);
@@ -709,6 +712,9 @@ static struct snap *snap_choose_locked(struct inst *in)
 		if (pthread_cond_timedwait(&in->done, &lock, &until) ==
 		    ETIMEDOUT)
 			break;
+	/* A snapshot of another definition (an edited query) is no answer. */
+	if (in->cur && in->cur->def_hash != in->spec->def_hash)
+		return NULL;
 	if (in->cur && !fresh_locked(in))
 		stat_stale_served++;
 	return in->cur;

@@ -21,22 +21,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "params.h"
 #include "snap.h"
 #ifdef HAVE_IMAGES
 #include "images.h"
 #endif
-
-struct node {
-	enum node_kind kind;
-	struct fs_defs *defs; /* held for report nodes */
-	const struct report *rep;
-	size_t ridx;
-	int fmt;
-	const char *name; /* last component, for history files */
-	const char *share;
-	const char *rel;
-	char buf[PATH_MAX];
-};
 
 enum fh_kind {
 	FH_SNAP,
@@ -55,15 +44,17 @@ struct fh {
 	uint64_t image_fh;
 };
 
-static void node_release(struct node *n)
+void node_release(struct node *n)
 {
+	for (size_t i = 0; i < n->nchosen; i++)
+		free((char *)n->chosen[i].value);
+	n->nchosen = 0;
 	if (n->defs)
 		fs_defs_put(n->defs);
 	n->defs = NULL;
 }
 
-/* Splits the next component off *p; returns it or NULL at the end. */
-static char *next_comp(char **p)
+char *tree_next_comp(char **p)
 {
 	char *s = *p, *slash;
 
@@ -96,40 +87,42 @@ static int report_file_fmt(const struct report *r, const char *comp)
 
 static int resolve_history(struct node *n, char *rest)
 {
-	char *c = next_comp(&rest);
+	char *c = tree_next_comp(&rest);
 
 	n->kind = N_HISTORY_DIR;
 	if (!c)
 		return 0;
-	if (c[0] == '.' || next_comp(&rest))
+	if (c[0] == '.' || tree_next_comp(&rest))
 		return -ENOENT;
 	n->kind = N_HISTORY_FILE;
 	n->name = c;
 	return 0;
 }
 
-static int resolve_report(struct node *n, char *rest)
+/* The snapshot key of a report node: its name and chosen values. */
+static void report_key(const struct node *n, char *buf, size_t len)
 {
-	char *c = next_comp(&rest);
+	char enc[PARAM_NAME_MAX + 1];
+	size_t off;
+
+	off = (size_t)snprintf(buf, len, "reports/%s", n->rep->name);
+	for (size_t i = 0; i < n->nchosen && off < len; i++) {
+		param_encode(n->chosen[i].value, enc, sizeof(enc));
+		off += (size_t)snprintf(buf + off, len - off, "/%s=%s",
+					n->chosen[i].name, enc);
+	}
+}
+
+static int resolve_files(struct node *n, const char *c)
+{
 	int fmt;
 
-	n->kind = N_REPORT_DIR;
-	if (!c)
-		return 0;
-	if (!strcmp(c, "history"))
-		return resolve_history(n, rest);
-	if (next_comp(&rest))
-		return -ENOENT;
-	if (!strcmp(c, "query.sql")) {
-		n->kind = N_QUERY_SQL;
-		return 0;
-	}
 	if (!strcmp(c, "last-error.txt")) {
-		struct inst *in;
 		char key[PATH_MAX];
+		struct inst *in;
 		char *e;
 
-		snprintf(key, sizeof(key), "reports/%s", n->rep->name);
+		report_key(n, key, sizeof(key));
 		in = inst_lookup(key);
 		e = in ? inst_error(in) : NULL;
 		if (!e)
@@ -139,43 +132,103 @@ static int resolve_report(struct node *n, char *rest)
 		return 0;
 	}
 	fmt = report_file_fmt(n->rep, c);
-	if (fmt < 0 || n->rep->nparams)
+	if (fmt < 0)
 		return -ENOENT;
 	n->kind = N_REPORT_FILE;
 	n->fmt = fmt;
 	return 0;
 }
 
-static int resolve(const char *path, struct node *n)
+/* <param>/<value>/ pairs, in declared order, then the files. */
+static int resolve_params(struct node *n, char *rest, char *c)
+{
+	const struct report *r = n->rep;
+	struct param_values *pv;
+	const char *value;
+	char err[256];
+	int ttl = r->ttl >= 0 ? r->ttl : fs.conf->default_ttl;
+
+	for (;;) {
+		if (n->nchosen == r->nparams || n->nchosen == NODE_MAX_PARAMS)
+			return tree_next_comp(&rest) ? -ENOENT
+						     : resolve_files(n, c);
+		if (strcmp(c, r->params[n->nchosen].name) != 0)
+			return -ENOENT;
+		n->kind = N_PARAM_DIR;
+		n->pidx = n->nchosen;
+		c = tree_next_comp(&rest);
+		if (!c)
+			return 0;
+		if (params_values(r, n->nchosen, n->chosen, ttl, &pv, err,
+				  sizeof(err)) < 0)
+			return -EIO;
+		value = param_lookup(pv, c);
+		n->chosen[n->nchosen].value = xstrdup(value);
+		params_put(pv);
+		if (!value)
+			return -ENOENT;
+		n->chosen[n->nchosen].name = r->params[n->nchosen].name;
+		n->nchosen++;
+		n->kind = N_VALUE_DIR;
+		c = tree_next_comp(&rest);
+		if (!c)
+			return 0;
+	}
+}
+
+static int resolve_report(struct node *n, char *rest)
+{
+	char *c = tree_next_comp(&rest);
+
+	n->kind = N_REPORT_DIR;
+	if (!c)
+		return 0;
+	if (!strcmp(c, "history"))
+		return resolve_history(n, rest);
+	if (!strcmp(c, "query.sql")) {
+		if (tree_next_comp(&rest))
+			return -ENOENT;
+		n->kind = N_QUERY_SQL;
+		return 0;
+	}
+	if (n->rep->nparams)
+		return resolve_params(n, rest, c);
+	if (tree_next_comp(&rest))
+		return -ENOENT;
+	return resolve_files(n, c);
+}
+
+int tree_resolve(const char *path, struct node *n)
 {
 	char *rest, *c;
+	int rc;
 
 	memset(n, 0, sizeof(*n));
 	if (snprintf(n->buf, sizeof(n->buf), "%s", path) >= (int)sizeof(n->buf))
 		return -ENAMETOOLONG;
 	rest = n->buf;
-	c = next_comp(&rest);
+	c = tree_next_comp(&rest);
 	if (!c) {
 		n->kind = N_ROOT;
 		return 0;
 	}
-	if (!strcmp(c, "README.txt") && !next_comp(&rest)) {
+	if (!strcmp(c, "README.txt") && !tree_next_comp(&rest)) {
 		n->kind = N_README;
 		return 0;
 	}
 	if (!strcmp(c, ".status")) {
-		c = next_comp(&rest);
+		c = tree_next_comp(&rest);
 		n->kind = !c			       ? N_STATUS_DIR
 			  : !strcmp(c, "health.json")  ? N_HEALTH
 			  : !strcmp(c, "metrics.prom") ? N_METRICS
 						       : (enum node_kind) - 1;
-		if ((int)n->kind < 0 || (c && next_comp(&rest)))
+		if ((int)n->kind < 0 || (c && tree_next_comp(&rest)))
 			return -ENOENT;
 		return 0;
 	}
 	if (!strcmp(c, "images")) {
 		n->kind = N_IMAGES;
-		c = next_comp(&rest);
+		c = tree_next_comp(&rest);
 		if (!c)
 			return 0;
 #ifdef HAVE_IMAGES
@@ -191,10 +244,12 @@ static int resolve(const char *path, struct node *n)
 		return -ENOENT;
 #endif
 	}
+	if (!strcmp(c, "queries"))
+		return queries_resolve(n, rest);
 	if (strcmp(c, "reports") != 0)
 		return -ENOENT;
 	n->kind = N_REPORTS;
-	c = next_comp(&rest);
+	c = tree_next_comp(&rest);
 	if (!c)
 		return 0;
 	n->defs = fs_defs_get();
@@ -203,17 +258,19 @@ static int resolve(const char *path, struct node *n)
 		node_release(n);
 		return -ENOENT;
 	}
-	if (resolve_report(n, rest) < 0) {
+	rc = resolve_report(n, rest);
+	if (rc < 0) {
 		node_release(n);
-		return -ENOENT;
+		return rc;
 	}
 	return 0;
 }
 
 /* --- attributes ------------------------------------------------------- */
 
-static struct inst *report_inst(const struct report *r)
+static struct inst *report_inst(const struct node *n)
 {
+	const struct report *r = n->rep;
 	const struct conf *c = fs.conf;
 	char key[PATH_MAX];
 	struct inst_spec spec = {
@@ -226,10 +283,12 @@ static struct inst *report_inst(const struct report *r)
 	    .ttl = r->ttl >= 0 ? r->ttl : c->default_ttl,
 	    .csv = r->csv >= 0 ? (enum csv_dialect)r->csv : c->csv_dialect,
 	    .row_limit = 0,
+	    .params = n->chosen,
+	    .nparams = n->nchosen,
 	    .def_hash = r->hash,
 	};
 
-	snprintf(key, sizeof(key), "reports/%s", r->name);
+	report_key(n, key, sizeof(key));
 	return inst_ensure(key, &spec);
 }
 
@@ -265,15 +324,17 @@ static char *node_text(const struct node *n)
 	case N_QUERY_SQL:
 		return xstrndup(n->rep->text, n->rep->text_len);
 	case N_LAST_ERROR:
-		snprintf(key, sizeof(key), "reports/%s", n->rep->name);
+		report_key(n, key, sizeof(key));
 		in = inst_lookup(key);
 		return in ? inst_error(in) : NULL;
+	case N_QERROR:
+		return queries_error_text(n);
 	default:
 		return NULL;
 	}
 }
 
-static void fill_common(struct stat *st, const char *path)
+void tree_fill_common(struct stat *st, const char *path)
 {
 	uint64_t ino = path[1] ? hash64_str(path) : 1;
 
@@ -294,7 +355,7 @@ static int node_getattr(const char *path, const struct node *n, struct stat *st)
 	time_t t;
 
 	memset(st, 0, sizeof(*st));
-	fill_common(st, path);
+	tree_fill_common(st, path);
 	switch (n->kind) {
 	case N_ROOT:
 	case N_REPORTS:
@@ -305,12 +366,14 @@ static int node_getattr(const char *path, const struct node *n, struct stat *st)
 		return 0;
 	case N_REPORT_DIR:
 	case N_HISTORY_DIR:
+	case N_PARAM_DIR:
+	case N_VALUE_DIR:
 		st->st_mode = dir_mode(n->rep->mode);
 		st->st_gid = n->defs->gid[n->ridx];
 		st->st_nlink = 2;
 		return 0;
 	case N_REPORT_FILE:
-		in = report_inst(n->rep);
+		in = report_inst(n);
 		if (!in)
 			return -ENOMEM;
 		inst_stat(in, n->fmt, &st->st_size, &t);
@@ -324,12 +387,18 @@ static int node_getattr(const char *path, const struct node *n, struct stat *st)
 		st->st_size = rst.st_size;
 		st->st_mtime = st->st_ctime = rst.st_mtime;
 		break;
+	case N_QUERIES:
+	case N_QSOURCE:
+	case N_QDIR:
+	case N_QRESULT:
+	case N_QFILE:
+		return queries_getattr(path, n, st);
 	case N_IMAGE_PATH:
 #ifdef HAVE_IMAGES
 	{
 		int rc = images_getattr(n->share, n->rel, st);
 
-		fill_common(st, path);
+		tree_fill_common(st, path);
 		st->st_mode &= ~(mode_t)0222;
 		if (S_ISDIR(st->st_mode))
 			st->st_nlink = 2;
@@ -362,7 +431,7 @@ static int op_getattr(const char *path, struct stat *st,
 {
 	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
 	struct node n;
-	int rc = resolve(path, &n);
+	int rc = tree_resolve(path, &n);
 
 	if (rc < 0)
 		return rc;
@@ -396,7 +465,7 @@ static void list_add(struct lister *l, const char *name)
 
 	snprintf(l->path + l->plen, sizeof(l->path) - l->plen, "%s%s",
 		 l->plen > 1 ? "/" : "", name);
-	if (resolve(l->path, &n) == 0) {
+	if (tree_resolve(l->path, &n) == 0) {
 		if (node_getattr(l->path, &n, &st) == 0)
 			l->filler(l->buf, name, &st, 0, FUSE_FILL_DIR_PLUS);
 		node_release(&n);
@@ -420,22 +489,63 @@ static void list_history(struct lister *l, const struct node *n)
 	closedir(d);
 }
 
-static void list_report(struct lister *l, const struct node *n)
+static void list_files(struct lister *l, const struct node *n)
 {
 	const struct report *r = n->rep;
 	char name[REPORT_NAME_MAX + 8];
 
-	if (!r->nparams)
-		for (int f = 0; f < FMT_COUNT; f++) {
-			if (!(r->formats & (1u << f)))
-				continue;
-			snprintf(name, sizeof(name), "%s.%s", r->name,
-				 render_fmt_ext(f));
-			list_add(l, name);
-		}
-	list_add(l, "query.sql");
+	for (int f = 0; f < FMT_COUNT; f++) {
+		if (!(r->formats & (1u << f)))
+			continue;
+		snprintf(name, sizeof(name), "%s.%s", r->name,
+			 render_fmt_ext(f));
+		list_add(l, name);
+	}
 	list_add(l, "last-error.txt");
+}
+
+static void list_report(struct lister *l, const struct node *n)
+{
+	if (n->rep->nparams)
+		list_add(l, n->rep->params[0].name);
+	else
+		list_files(l, n);
+	list_add(l, "query.sql");
 	list_add(l, "history");
+}
+
+/* A parameter folder lists its values: this runs the values query. */
+static int list_values(struct lister *l, const struct node *n)
+{
+	const struct report *r = n->rep;
+	int ttl = r->ttl >= 0 ? r->ttl : fs.conf->default_ttl;
+	char enc[PARAM_NAME_MAX + 1], err[256];
+	struct param_values *pv;
+	struct stat st;
+
+	if (params_values(r, n->pidx, n->chosen, ttl, &pv, err, sizeof(err)) <
+	    0)
+		return -EIO;
+	memset(&st, 0, sizeof(st));
+	for (size_t i = 0; i < pv->n; i++) {
+		param_encode(pv->v[i], enc, sizeof(enc));
+		snprintf(l->path + l->plen, sizeof(l->path) - l->plen, "/%s",
+			 enc);
+		tree_fill_common(&st, l->path);
+		st.st_mode =
+		    (S_IFDIR | (r->mode & 0444) | ((r->mode & 0444) >> 2));
+		st.st_gid = n->defs->gid[n->ridx];
+		st.st_nlink = 2;
+		l->filler(l->buf, enc, &st, 0, FUSE_FILL_DIR_PLUS);
+		l->path[l->plen] = '\0';
+	}
+	params_put(pv);
+	return 0;
+}
+
+static void list_add_cb(void *ctx, const char *name)
+{
+	list_add(ctx, name);
 }
 
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
@@ -444,7 +554,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 {
 	struct lister l = {.buf = buf, .filler = filler};
 	struct node n;
-	int rc = resolve(path, &n);
+	int rc = tree_resolve(path, &n);
 
 	(void)off;
 	(void)fi;
@@ -461,6 +571,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		list_add(&l, "README.txt");
 		list_add(&l, "reports");
 		list_add(&l, "images");
+		list_add(&l, "queries");
 		list_add(&l, ".status");
 		break;
 	case N_STATUS_DIR:
@@ -480,6 +591,20 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		break;
 	case N_HISTORY_DIR:
 		list_history(&l, &n);
+		break;
+	case N_PARAM_DIR:
+		rc = list_values(&l, &n);
+		break;
+	case N_VALUE_DIR:
+		if (n.nchosen < n.rep->nparams)
+			list_add(&l, n.rep->params[n.nchosen].name);
+		else
+			list_files(&l, &n);
+		break;
+	case N_QUERIES:
+	case N_QSOURCE:
+	case N_QDIR:
+		rc = queries_list(&n, list_add_cb, &l);
 		break;
 	case N_IMAGES:
 		for (size_t i = 0; i < fs.conf->nshares; i++)
@@ -505,9 +630,27 @@ static int open_report(const struct node *n, struct fuse_file_info *fi,
 	int rc;
 
 	h->kind = FH_SNAP;
-	h->inst = report_inst(n->rep);
+	h->inst = report_inst(n);
 	if (!h->inst)
 		return -ENOMEM;
+	rc = inst_open(h->inst, n->fmt, &h->sh);
+	if (rc < 0)
+		return rc;
+	fi->keep_cache = h->sh.keep_cache;
+	fi->direct_io = h->sh.direct_io;
+	return 0;
+}
+
+static int open_result(const struct node *n, struct fuse_file_info *fi,
+		       struct fh *h)
+{
+	char err[256];
+	int rc;
+
+	h->kind = FH_SNAP;
+	h->inst = queries_inst(n, err, sizeof(err));
+	if (!h->inst)
+		return -EIO;
 	rc = inst_open(h->inst, n->fmt, &h->sh);
 	if (rc < 0)
 		return rc;
@@ -524,6 +667,11 @@ static int open_node(const struct node *n, struct fuse_file_info *fi,
 	switch (n->kind) {
 	case N_REPORT_FILE:
 		return open_report(n, fi, h);
+	case N_QRESULT:
+		return open_result(n, fi, h);
+	case N_QFILE:
+		h->kind = FH_FD;
+		return queries_open_file(n, fi->flags, &h->fd);
 	case N_HISTORY_FILE:
 		history_path(n, real, sizeof(real));
 		h->kind = FH_FD;
@@ -559,11 +707,12 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	struct fh *h;
 	struct node n;
-	int rc = resolve(path, &n);
+	int rc = tree_resolve(path, &n);
 
 	if (rc < 0)
 		return rc;
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+	if (n.kind != N_QFILE &&
+	    ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) {
 		node_release(&n);
 		return -EROFS;
 	}
@@ -683,14 +832,14 @@ static int op_utimens(const char *path, const struct timespec tv[2],
 {
 	struct node n;
 	struct inst *in;
-	int rc = resolve(path, &n);
+	int rc = tree_resolve(path, &n);
 
-	(void)tv;
 	(void)fi;
 	if (rc < 0)
 		return rc;
-	if (n.kind == N_REPORT_FILE || n.kind == N_REPORT_DIR) {
-		in = report_inst(n.rep);
+	if (n.kind == N_REPORT_FILE || n.kind == N_REPORT_DIR ||
+	    n.kind == N_VALUE_DIR) {
+		in = report_inst(&n);
 		if (in) {
 			inst_touch(in);
 			log_msg(LOG_INFO, "fs",
@@ -699,7 +848,7 @@ static int op_utimens(const char *path, const struct timespec tv[2],
 		}
 		rc = in ? 0 : -ENOMEM;
 	} else {
-		rc = -EROFS;
+		rc = queries_setattr(&n, NULL, NULL, NULL, NULL, tv);
 	}
 	node_release(&n);
 	return rc;
@@ -728,64 +877,117 @@ static int op_statfs(const char *path, struct statvfs *sv)
 	return 0;
 }
 
-static int op_rofs(void)
-{
-	return -EROFS;
-}
-
 static int op_mkdir(const char *path, mode_t mode)
 {
-	(void)path;
-	(void)mode;
-	return op_rofs();
+	return queries_mkdir(path, mode);
+}
+
+static int op_rmdir(const char *path)
+{
+	struct node n;
+	int rc = tree_resolve(path, &n);
+
+	if (rc < 0)
+		return rc;
+	rc = queries_rmdir(&n);
+	node_release(&n);
+	return rc;
 }
 
 static int op_unlink(const char *path)
 {
-	(void)path;
-	return op_rofs();
+	struct node n;
+	int rc = tree_resolve(path, &n);
+
+	if (rc < 0)
+		return rc;
+	rc = queries_unlink(&n);
+	node_release(&n);
+	return rc;
 }
 
 static int op_rename(const char *from, const char *to, unsigned int flags)
 {
-	(void)from;
-	(void)to;
-	(void)flags;
-	return op_rofs();
+	return queries_rename(from, to, flags);
 }
 
 static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	struct fh *h = calloc(1, sizeof(*h));
+	int rc;
+
+	if (!h)
+		return -ENOMEM;
+	h->kind = FH_FD;
+	rc = queries_create(path, mode, fi->flags, &h->fd);
+	if (rc < 0) {
+		free(h);
+		return rc;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	return 0;
+}
+
+static int op_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	ssize_t n;
+
 	(void)path;
-	(void)mode;
-	(void)fi;
-	return op_rofs();
+	if (h->kind != FH_FD)
+		return -EBADF;
+	n = pwrite(h->fd, buf, size, off);
+	return n < 0 ? -errno : (int)n;
+}
+
+static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (h->kind != FH_FD)
+		return 0;
+	if ((datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int setattr(const char *path, const mode_t *mode, const uid_t *uid,
+		   const gid_t *gid, const off_t *size,
+		   const struct timespec *tv)
+{
+	struct node n;
+	int rc = tree_resolve(path, &n);
+
+	if (rc < 0)
+		return rc;
+	rc = queries_setattr(&n, mode, uid, gid, size, tv);
+	node_release(&n);
+	return rc;
 }
 
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	(void)path;
-	(void)mode;
 	(void)fi;
-	return op_rofs();
+	return setattr(path, &mode, NULL, NULL, NULL, NULL);
 }
 
 static int op_chown(const char *path, uid_t uid, gid_t gid,
 		    struct fuse_file_info *fi)
 {
-	(void)path;
-	(void)uid;
-	(void)gid;
 	(void)fi;
-	return op_rofs();
+	return setattr(path, NULL, uid == (uid_t)-1 ? NULL : &uid,
+		       gid == (gid_t)-1 ? NULL : &gid, NULL, NULL);
 }
 
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
-	(void)path;
-	(void)size;
-	(void)fi;
-	return op_rofs();
+	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
+
+	if (h && h->kind == FH_FD)
+		return ftruncate(h->fd, size) < 0 ? -errno : 0;
+	return setattr(path, NULL, NULL, NULL, &size, NULL);
 }
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -825,7 +1027,9 @@ const struct fuse_operations fs_ops = {
     .utimens = op_utimens,
     .statfs = op_statfs,
     .mkdir = op_mkdir,
-    .rmdir = op_unlink,
+    .rmdir = op_rmdir,
+    .write = op_write,
+    .fsync = op_fsync,
     .unlink = op_unlink,
     .rename = op_rename,
     .create = op_create,

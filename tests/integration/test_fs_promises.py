@@ -33,7 +33,7 @@ def test_tree_and_readme(mount):
                      "formats": "csv json"}, T_SQL)
     m.start()
     assert sorted(os.listdir(m.path())) == [".status", "README.txt",
-                                            "images", "reports"]
+                                            "images", "queries", "reports"]
     assert os.listdir(m.path("reports")) == ["bal"]
     assert sorted(os.listdir(m.path("reports/bal"))) == [
         "bal.csv", "bal.json", "history", "query.sql"]
