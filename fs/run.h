@@ -26,7 +26,9 @@ struct run_spec {
 	unsigned formats;	/* 1 << FMT_* */
 	char *paths[FMT_COUNT]; /* output file per requested format */
 	enum csv_dialect csv;
-	long row_limit; /* rows kept at most; 0 for all */
+	long row_limit;	      /* rows kept at most; 0 for all */
+	bool tr_numbers;      /* HTML: Turkish digit grouping */
+	const char *timezone; /* for "generated at" */
 	const char *tmpdir;
 	time_t started;
 };

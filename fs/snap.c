@@ -95,6 +95,8 @@ static uint64_t next_gen = 1;
 static uint64_t cache_bytes;
 static uint64_t stat_hits, stat_misses, stat_stale_served, stat_evicted;
 static sem_t run_slots;
+static int nrunning; /* run threads alive, under @lock */
+static pthread_cond_t runs_done = PTHREAD_COND_INITIALIZER;
 
 /* --- files ------------------------------------------------------------ */
 
@@ -615,6 +617,8 @@ static void *run_main(void *arg)
 	rs.csv = job->sp->csv;
 	rs.row_limit = job->sp->row_limit;
 	rs.tmpdir = conf->cache_dir;
+	rs.tr_numbers = conf->tr_numbers;
+	rs.timezone = conf->timezone;
 	rs.started = started;
 
 	s = run_snap_new(job, started, rs.paths);
@@ -647,6 +651,10 @@ static void *run_main(void *arg)
 		free(rs.paths[f]);
 	spec_put(job->sp);
 	free(job);
+	pthread_mutex_lock(&lock);
+	if (--nrunning == 0)
+		pthread_cond_broadcast(&runs_done);
+	pthread_mutex_unlock(&lock);
 	return NULL;
 }
 
@@ -678,6 +686,7 @@ static int run_start_locked(struct inst *in)
 		return -rc;
 	}
 	in->running = true;
+	nrunning++;
 	return 0;
 }
 
@@ -832,7 +841,16 @@ int snap_init(const struct conf *c)
 
 void snap_shutdown(void)
 {
+	struct timespec until;
+
+	/* Runs end by their timeout; wait for them, within reason. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 120;
 	pthread_mutex_lock(&lock);
+	while (nrunning > 0)
+		if (pthread_cond_timedwait(&runs_done, &lock, &until) ==
+		    ETIMEDOUT)
+			break;
 	for (size_t b = 0; b < NBUCKETS; b++) {
 		struct inst *in = buckets[b];
 
