@@ -2,9 +2,9 @@
  * deliver: see deliver.h.
  *
  * Order of writes, so that a stop at any instant loses nothing:
- *  - the Message-ID and the attempt count reach the sidecar (fsynced)
- *    before the message is sent, so a resend after a crash carries the
- *    same Message-ID: at least once, and recognisably the same mail;
+ *  - the Message-ID and the attempt count reach the sidecar before the
+ *    message is sent, so a resend after a crash carries the same
+ *    Message-ID: at least once, and recognisably the same mail;
  *  - the job moves to sent/ only after the 250 to the end of DATA;
  *  - a failing job first gets its admin notice written (a job of its
  *    own, named after it, so writing it twice is harmless), then its

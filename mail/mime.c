@@ -7,7 +7,8 @@
  *   +- multipart/alternative      (just text/plain when there is no HTML)
  *   |  +- text/plain; charset=utf-8   quoted-printable
  *   |  +- text/html; charset=utf-8    quoted-printable
- *   +- attachment, base64, Content-Disposition with RFC 2231 filename*
+ *   +- attachment, base64 (b64file.c), Content-Disposition with RFC 2231
+ *      filename*
  *   +- ...
  *
  * libcurl writes the boundaries, Content-Type, Content-Transfer-Encoding
@@ -27,6 +28,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "b64file.h"
 #include "encode.h"
 #include "htmltext.h"
 
@@ -368,15 +370,20 @@ static int attachment(struct mime_msg *m, const struct mime_input *in,
 	if (rc < 0)
 		goto out_free_headers;
 	part = curl_mime_addpart(m->root);
-	if (!part || curl_mime_filedata(part, path) != CURLE_OK) {
-		strbuf_addf(err, "cannot read attachment \"%s\"", name);
-		rc = -EINVAL;
+	if (!part) {
+		rc = -ENOMEM;
 		goto out_free_headers;
 	}
-	/* our Content-Disposition carries the name, encoded */
-	if (curl_mime_filename(part, NULL) ||
-	    curl_mime_type(part, mime_type_for(name)) ||
-	    curl_mime_encoder(part, "base64") ||
+	rc = b64file_attach(part, path, &hdrs);
+	if (rc < 0 && rc != -ENOMEM) {
+		strbuf_addf(err, "cannot read attachment \"%s\": %s", name,
+			    strerror(-rc));
+		rc = -EINVAL;
+	}
+	if (rc < 0)
+		goto out_free_headers;
+	/* our headers carry the encoded name and the encoding */
+	if (curl_mime_type(part, mime_type_for(name)) ||
 	    curl_mime_headers(part, hdrs, 1)) {
 		rc = -ENOMEM;
 		goto out_free_headers;

@@ -37,6 +37,7 @@ struct smtp {
 	int64_t last_used; /* monotonic ms of the last transfer */
 	bool (*stop)(void *);
 	void *stop_arg;
+	int64_t stop_checked; /* monotonic ms of the last stop check */
 
 	/* what the dialogue of the current send said */
 	char errbuf[CURL_ERROR_SIZE];
@@ -218,11 +219,17 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 {
 	struct smtp *s = arg;
 
+	int64_t now = now_mono_ms();
+
 	(void)dltotal;
 	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
-	return s->stop && s->stop(s->stop_arg) ? 1 : 0;
+	/* called for every chunk: ask at most ten times a second */
+	if (!s->stop || now - s->stop_checked < 100)
+		return 0;
+	s->stop_checked = now;
+	return s->stop(s->stop_arg) ? 1 : 0;
 }
 
 /* ---- the handle ---- */

@@ -8,6 +8,12 @@
  * exactly one of outbox/, sent/ or failed/ (or still in tmp/, where the
  * mailer never looks).
  *
+ * The sidecar is replaced by rename but not fsynced: it survives any
+ * crash of the process (the page cache does), and only a power cut can
+ * take back its last write, which costs at worst an attempt count or
+ * a Message-ID made again.  An fsync per message would cost more than
+ * sending it.
+ *
  * job.ini and state.ini are read by the small reader below, not by
  * libinih: a subject may hold " ; " and a recipient line may be long,
  * and inih as built by distributions cuts lines at 200 bytes and strips
@@ -481,6 +487,28 @@ int spool_job_files(const struct spool *sp, enum spool_box box,
 
 /* ---- state.ini and failed.txt ---- */
 
+/* Replaces @path by rename, without fsync (see the top of this file). */
+static int write_replace(const char *path, const char *buf, size_t len)
+{
+	char tmp[PATH_MAX];
+	int fd, rc;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
+	if (fd < 0)
+		return -errno;
+	rc = fd_write_all(fd, buf, len);
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
 static int64_t parse_time(const char *s)
 {
 	struct tm tm;
@@ -567,7 +595,7 @@ int spool_state_save(const struct spool *sp, enum spool_box box, const char *id,
 		rc = spool_job_path(sp, box, id, SPOOL_STATE_FILE, path,
 				    sizeof(path));
 	if (rc == 0)
-		rc = file_write_atomic(path, sb.buf, sb.len, 0660);
+		rc = write_replace(path, sb.buf, sb.len);
 	strbuf_release(&sb);
 	return rc;
 }

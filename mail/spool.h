@@ -121,7 +121,8 @@ int spool_job_path(const struct spool *sp, enum spool_box box, const char *id,
 /* Reads the sidecar of @id in @box; -ENOENT when it has none. */
 int spool_state_load(const struct spool *sp, enum spool_box box, const char *id,
 		     struct spool_state *st);
-/* Writes it atomically (temporary file, fsync, rename).  0 or -errno. */
+/* Replaces it atomically (temporary file, rename); not fsynced, so it
+ * survives a crash of the process but maybe not a power cut. */
 int spool_state_save(const struct spool *sp, enum spool_box box, const char *id,
 		     const struct spool_state *st);
 void spool_state_free(struct spool_state *st);
