@@ -69,8 +69,10 @@ struct drv_conn {
 	SQLUINTEGER gd; /* SQL_GETDATA_EXTENSIONS */
 	bool loose;	/* declared sizes are not enforced (SQLite) */
 
-	pthread_mutex_t lock; /* guards busy against disconnect */
+	pthread_mutex_t lock; /* guards busy and cancels */
+	pthread_cond_t quiet; /* a cancel thread ended */
 	bool busy;	      /* a statement runs: cancel may act */
+	int cancels;	      /* cancel threads running */
 	atomic_bool cancelled;
 
 	bool open;  /* a result is being read */
@@ -326,6 +328,7 @@ static void odbc_free(struct drv_conn *c)
 		explicit_bzero(c->password, strlen(c->password));
 		free(c->password);
 	}
+	pthread_cond_destroy(&c->quiet);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -340,6 +343,7 @@ static int odbc_connect(const struct conf_source *src, int timeout_ms,
 	if (!c)
 		return odbc_fail(DRV_ERR_CONN, err, errlen, "out of memory");
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->quiet, NULL);
 	atomic_init(&c->cancelled, false);
 	c->timeout = src->timeout;
 	if (src->password && *src->password) {
@@ -392,13 +396,45 @@ static void odbc_set_busy(struct drv_conn *c, bool busy)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static void *odbc_cancel_main(void *arg)
+{
+	struct drv_conn *c = arg;
+
+	SQLCancel(c->stmt);
+	pthread_mutex_lock(&c->lock);
+	c->cancels--;
+	pthread_cond_broadcast(&c->quiet);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/*
+ * Drivers cancel over the network (psqlODBC opens a new connection with
+ * a blocking connect), so the call runs in a short-lived thread: the
+ * caller's watchdog never waits on an unreachable server.
+ */
 static void odbc_cancel(struct drv_conn *c)
 {
+	pthread_attr_t attr;
+	pthread_t tid;
+	int rc = -1;
+
 	pthread_mutex_lock(&c->lock);
-	if (c->busy && c->stmt) {
-		atomic_store(&c->cancelled, true);
+	if (!c->busy || !c->stmt || c->cancels > 0)
+		goto out_unlock;
+	atomic_store(&c->cancelled, true);
+	c->cancels++;
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&tid, &attr, odbc_cancel_main, c);
+		pthread_attr_destroy(&attr);
+	}
+	if (rc != 0) {
+		/* no thread: cancel from here rather than not at all */
+		c->cancels--;
 		SQLCancel(c->stmt);
 	}
+out_unlock:
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -407,7 +443,7 @@ static void odbc_finish(struct drv_conn *c)
 {
 	if (!c->stmt)
 		return;
-	/* waits for a cancel in flight; later ones see the idle handle */
+	/* a watchdog's cancel from now on finds the handle idle */
 	odbc_set_busy(c, false);
 	/* a cancel ends a half-read result faster than draining it */
 	if (c->open && !c->done)
@@ -434,6 +470,8 @@ static void odbc_disconnect(struct drv_conn *c)
 		return;
 	odbc_finish(c);
 	pthread_mutex_lock(&c->lock);
+	while (c->cancels > 0)
+		pthread_cond_wait(&c->quiet, &c->lock);
 	stmt = c->stmt;
 	c->stmt = SQL_NULL_HANDLE;
 	c->busy = false;

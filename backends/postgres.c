@@ -4,9 +4,13 @@
  * Results stream in single-row mode: libpq hands over one PGresult per
  * row, so memory holds one row however long the result is.  Every wait
  * is a poll() on the socket with a limit, so no call blocks forever
- * even when the server vanishes without closing the link.  The cancel
- * object is made at connect time and guarded by a mutex, so another
- * thread may cancel at any moment, also while the connection closes.
+ * even when the server vanishes without closing the link.
+ *
+ * The cancel object is made at connect time.  PQcancel opens a new
+ * connection with a blocking connect() and no timeout, so cancel hands
+ * it to a short-lived thread: the caller's watchdog, which serves every
+ * source, never waits on an unreachable server.  Disconnect waits for
+ * that thread before freeing what it uses.
  */
 #include "config.h"
 #include "driver.h"
@@ -54,9 +58,11 @@ struct drv_conn {
 	bool streaming; /* results of the statement are still coming */
 	bool more_rows; /* the last result was a row: more may follow */
 
-	pthread_mutex_t lock; /* guards cancel and busy */
-	PGcancel *cancel;
-	bool busy; /* a statement runs: cancel may act */
+	pthread_mutex_t lock; /* guards busy and cancels */
+	pthread_cond_t quiet; /* a cancel thread ended */
+	PGcancel *cancel;     /* set at connect, freed at disconnect */
+	bool busy;	      /* a statement runs: cancel may act */
+	int cancels;	      /* cancel threads running */
 	atomic_bool cancelled;
 
 	PGresult *res;	 /* the row handed out by fetch */
@@ -279,6 +285,7 @@ static int pg_connect(const struct conf_source *src, int timeout_ms,
 	if (!c)
 		return pg_fail(DRV_ERR_CONN, err, errlen, "out of memory");
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->quiet, NULL);
 	atomic_init(&c->cancelled, false);
 	c->timeout = src->timeout;
 	c->pg = pg_start(src, timeout_ms);
@@ -328,15 +335,43 @@ static void pg_set_busy(struct drv_conn *c, bool busy)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static void pg_cancel(struct drv_conn *c)
+static void *pg_cancel_main(void *arg)
 {
+	struct drv_conn *c = arg;
 	char buf[256];
 
+	PQcancel(c->cancel, buf, sizeof(buf));
 	pthread_mutex_lock(&c->lock);
-	if (c->busy && c->cancel) {
-		atomic_store(&c->cancelled, true);
+	c->cancels--;
+	pthread_cond_broadcast(&c->quiet);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+static void pg_cancel(struct drv_conn *c)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	int rc = -1;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->busy || !c->cancel || c->cancels > 0)
+		goto out_unlock;
+	atomic_store(&c->cancelled, true);
+	c->cancels++;
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&tid, &attr, pg_cancel_main, c);
+		pthread_attr_destroy(&attr);
+	}
+	if (rc != 0) {
+		char buf[256];
+
+		/* no thread: cancel from here rather than not at all */
+		c->cancels--;
 		PQcancel(c->cancel, buf, sizeof(buf));
 	}
+out_unlock:
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -374,7 +409,7 @@ static void pg_finish(struct drv_conn *c)
 	bool sent = false;
 	PGresult *r;
 
-	/* waits for a cancel in flight; later ones see an idle link */
+	/* a watchdog's cancel from now on finds the link idle */
 	pg_set_busy(c, false);
 	PQclear(c->res);
 	PQclear(c->first);
@@ -402,10 +437,13 @@ static void pg_disconnect(struct drv_conn *c)
 		c->streaming = false;
 	pg_finish(c);
 	pthread_mutex_lock(&c->lock);
+	while (c->cancels > 0)
+		pthread_cond_wait(&c->quiet, &c->lock);
 	PQfreeCancel(c->cancel);
 	c->cancel = NULL;
 	pthread_mutex_unlock(&c->lock);
 	PQfinish(c->pg);
+	pthread_cond_destroy(&c->quiet);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
