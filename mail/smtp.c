@@ -29,6 +29,7 @@
 #define SMTP_CONNECT_TIMEOUT 30L
 #define SMTP_REPLY_TIMEOUT 300L /* RFC 5321 allows 10 min after DATA */
 #define SMTP_STALL_TIME 120L	/* seconds below 1 byte/s before giving up */
+#define SMTP_STOP_GRACE 10	/* seconds a message under way may finish */
 
 struct smtp {
 	const struct conf *conf;
@@ -38,6 +39,7 @@ struct smtp {
 	bool (*stop)(void *);
 	void *stop_arg;
 	int64_t stop_checked; /* monotonic ms of the last stop check */
+	int64_t stop_since;   /* when a stop was first asked for, or 0 */
 
 	/* what the dialogue of the current send said */
 	char errbuf[CURL_ERROR_SIZE];
@@ -229,7 +231,16 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	if (!s->stop || now - s->stop_checked < 100)
 		return 0;
 	s->stop_checked = now;
-	return s->stop(s->stop_arg) ? 1 : 0;
+	if (!s->stop_since && s->stop(s->stop_arg))
+		s->stop_since = now;
+	if (!s->stop_since)
+		return 0;
+	/* a message under way is given a while to finish: stopping now
+	 * would mean sending it again after the restart */
+	if (!strcmp(s->last_cmd, "BODY") &&
+	    now - s->stop_since < SMTP_STOP_GRACE * 1000)
+		return 0;
+	return 1;
 }
 
 /* ---- the handle ---- */

@@ -48,8 +48,13 @@ void smtp_close(struct smtp *s);
 /* The easy handle messages must be built on (see mime_build). */
 CURL *smtp_handle(struct smtp *s);
 
-/* @stop is polled during a transfer; when it returns true the transfer
- * ends and the result is SMTP_RETRY. */
+/*
+ * @stop is polled during a transfer; once it returns true the transfer
+ * ends (result SMTP_RETRY, aborted), except that a message already
+ * being uploaded gets a few seconds to finish.  libcurl does not poll
+ * while it waits for the answer to the end of DATA: that wait ends with
+ * the answer or the reply timeout.
+ */
 void smtp_set_stop(struct smtp *s, bool (*stop)(void *), void *arg);
 
 /*

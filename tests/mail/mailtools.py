@@ -71,9 +71,21 @@ class Handler:
         self.data_replies = []
         self.rcpt_replies = {}
         self.data_delay = 0.0
+        self.drop_reused = 0  # connections to drop at their next MAIL
         self.data_started = threading.Event()
         self.lock = threading.Lock()
         self.connections = set()
+
+    async def handle_MAIL(self, server, session, envelope, address,
+                          mail_options):
+        # a kept connection lost without a word, as after a NAT timeout
+        if self.drop_reused and getattr(session, "delivered", 0):
+            self.drop_reused -= 1
+            server.transport.abort()
+            return "421 gone"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address,
                           rcpt_options):
@@ -94,6 +106,7 @@ class Handler:
                     return reply
             self.received.append(Received(envelope, session, raw,
                                           server.transport))
+            session.delivered = getattr(session, "delivered", 0) + 1
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
         return "250 2.0.0 OK queued"

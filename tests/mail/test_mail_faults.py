@@ -3,6 +3,7 @@ notice, a refused recipient among good ones, SIGKILL in the middle of a
 send, bad jobs, giving up after max_age, a connection the server closed.
 Nothing is ever lost: each job is delivered or ends in failed/."""
 import os
+import signal
 import time
 
 import pytest
@@ -112,6 +113,16 @@ def test_sigkill_in_the_middle_of_a_send(smtp, mailers, files):
     att = parts(smtp.received[-1].msg)["attachments"]
     assert att[0][0] == "rapor.xlsx" and len(att[0][2]) == 200000
     m.stop()
+
+
+def test_sigterm_lets_a_message_under_way_finish(smtp, mailers, files):
+    smtp.handler.data_delay = 2
+    m = mailers(smtp.port).start()
+    job = m.enqueue("a@example.com", "bitir", text=files("t", "x"))
+    assert smtp.handler.data_started.wait(10)
+    m.proc.send_signal(signal.SIGTERM)
+    assert m.proc.wait(timeout=20) == 0
+    assert m.jobs("sent") == [job] and len(smtp.received) == 1
 
 
 def test_sigkill_at_random_points_loses_nothing(smtp, mailers, files):
@@ -231,12 +242,38 @@ def test_a_connection_the_server_closed_is_replaced(mailers, files):
         m.enqueue("a@example.com", "bir", text=files("t1", "x"))
         assert server.wait_count(1)
         time.sleep(2.5)  # the server drops the idle connection
-        m.enqueue("a@example.com", "iki", text=files("t2", "x"))
+        data = os.urandom(300000)
+        m.enqueue("a@example.com", "iki", text=files("t2", "x"),
+                  attach=[files("ek.pdf", data)])
         assert server.wait_count(2, timeout=5)
         assert "delivery deferred" not in m.daemon_log()
+        att = parts(server.received[1].msg)["attachments"]
+        assert att == [("ek.pdf", "application/pdf", data)]
         m.stop()
     finally:
         server.stop()
+
+
+def test_a_connection_lost_at_reuse_is_replaced_at_once(smtp, mailers,
+                                                        files):
+    """The kept connection dies without a word when the next mail starts:
+    the mailer connects again and sends the whole message, attachment
+    read again from its start, without deferring it."""
+    smtp.handler.drop_reused = 1
+    m = mailers(smtp.port).start()
+    m.enqueue("a@example.com", "bir", text=files("t1", "x"))
+    assert smtp.wait_count(1)
+    data = os.urandom(300000)
+    job = m.enqueue("a@example.com", "iki", text=files("t2", "x"),
+                    attach=[files("ek.pdf", data)])
+    assert smtp.wait_count(2, timeout=5)
+    assert wait_for(lambda: job in m.jobs("sent"))
+    assert "kept connection lost, reconnecting" in m.daemon_log()
+    assert "delivery deferred" not in m.daemon_log()
+    att = parts(smtp.received[1].msg)["attachments"]
+    assert att == [("ek.pdf", "application/pdf", data)]
+    assert len(smtp.handler.connections) == 2
+    m.stop()
 
 
 def test_one_connection_for_many_jobs(smtp, mailers, files):
