@@ -322,11 +322,12 @@ static int load_job(struct deliver *d, const char *id, struct spool_job *job,
 
 	rc = spool_job_load(d->sp, SPOOL_OUTBOX, id, job, &err);
 	if (rc == 0)
-		rc = spool_job_files(d->sp, SPOOL_OUTBOX, job, &total, &err);
+		rc = spool_job_files(d->sp, SPOOL_OUTBOX, job, mime_wire_size,
+				     &total, &err);
 	if (rc == 0 && d->conf->max_size && total > d->conf->max_size) {
 		strbuf_addf(&err,
-			    "%llu bytes of body and attachments, over "
-			    "max_size (%llu)",
+			    "the message would take %llu bytes, over max_size "
+			    "(%llu)",
 			    (unsigned long long)total,
 			    (unsigned long long)d->conf->max_size);
 		rc = -EINVAL;

@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "encode.h"
+#include "mime.h"
 
 /* The body and text as they will be written into the job. */
 struct contents {
@@ -73,7 +74,7 @@ static int check_attachments(const struct enqueue_args *a, uint64_t *total,
 				    a->attach.v[i]);
 			return -EINVAL;
 		}
-		*total += (uint64_t)st.st_size;
+		*total += mime_wire_size((uint64_t)st.st_size);
 	}
 	return 0;
 }
@@ -152,7 +153,8 @@ static int load_contents(const struct enqueue_args *a, struct contents *c,
 static int check_args(const struct enqueue_args *a, const struct contents *c,
 		      struct strbuf *err)
 {
-	uint64_t total = c->html_len + c->text_len;
+	uint64_t total =
+	    mime_wire_size(c->html_len) + mime_wire_size(c->text_len);
 	int rc;
 
 	if (!a->to.n && !a->cc.n && !a->bcc.n) {
@@ -175,8 +177,8 @@ static int check_args(const struct enqueue_args *a, const struct contents *c,
 		rc = check_attachments(a, &total, err);
 	if (rc == 0 && a->max_size && total > a->max_size) {
 		strbuf_addf(err,
-			    "the mail would hold %llu bytes, over max_size "
-			    "(%llu)",
+			    "the message would take %llu bytes, over "
+			    "max_size (%llu)",
 			    (unsigned long long)total,
 			    (unsigned long long)a->max_size);
 		rc = -EINVAL;

@@ -71,6 +71,11 @@ const char *mime_type_for(const char *filename)
 	return "application/octet-stream";
 }
 
+uint64_t mime_wire_size(uint64_t bytes)
+{
+	return (bytes + 56) / 57 * 78;
+}
+
 int mime_make_message_id(struct strbuf *out, const char *job_id,
 			 const char *from_email)
 {

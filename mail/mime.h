@@ -45,6 +45,10 @@ int mime_build(struct mime_msg *m, CURL *curl, const struct mime_input *in,
 	       struct strbuf *err);
 void mime_free(struct mime_msg *m);
 
+/* Bytes a file of @bytes takes in a message: base64 in lines of 76
+ * characters and CRLF.  What [mailer] max_size is compared with. */
+uint64_t mime_wire_size(uint64_t bytes);
+
 /* Media type for an attachment, from its extension (case ignored);
  * application/octet-stream when unknown. */
 const char *mime_type_for(const char *filename);

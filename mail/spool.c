@@ -449,7 +449,8 @@ void spool_job_free(struct spool_job *job)
 }
 
 static int file_size(const struct spool *sp, enum spool_box box, const char *id,
-		     const char *name, uint64_t *total, struct strbuf *err)
+		     const char *name, uint64_t (*weigh)(uint64_t),
+		     uint64_t *total, struct strbuf *err)
 {
 	char rel[2 * PATH_MAX];
 	struct stat st;
@@ -465,23 +466,24 @@ static int file_size(const struct spool *sp, enum spool_box box, const char *id,
 		strbuf_addf(err, "\"%s\" is not a regular file", name);
 		return -EINVAL;
 	}
-	*total += (uint64_t)st.st_size;
+	*total += weigh ? weigh((uint64_t)st.st_size) : (uint64_t)st.st_size;
 	return 0;
 }
 
 int spool_job_files(const struct spool *sp, enum spool_box box,
-		    const struct spool_job *job, uint64_t *total,
-		    struct strbuf *err)
+		    const struct spool_job *job, uint64_t (*weigh)(uint64_t),
+		    uint64_t *total, struct strbuf *err)
 {
 	int rc = 0;
 
 	*total = 0;
 	if (job->body)
-		rc = file_size(sp, box, job->id, job->body, total, err);
+		rc = file_size(sp, box, job->id, job->body, weigh, total, err);
 	if (rc == 0 && job->text)
-		rc = file_size(sp, box, job->id, job->text, total, err);
+		rc = file_size(sp, box, job->id, job->text, weigh, total, err);
 	for (size_t i = 0; i < job->attach.n && rc == 0; i++)
-		rc = file_size(sp, box, job->id, job->attach.v[i], total, err);
+		rc = file_size(sp, box, job->id, job->attach.v[i], weigh, total,
+			       err);
 	return rc;
 }
 

@@ -107,12 +107,13 @@ void spool_job_free(struct spool_job *job);
 
 /*
  * Checks that every file the job names is a regular file in its folder
- * and adds up their sizes into *total.  -EINVAL with the reason in @err
- * when one is missing or not a file, else 0 or -errno.
+ * and adds up their sizes, each passed through @weigh when not NULL,
+ * into *total.  -EINVAL with the reason in @err when one is missing or
+ * not a file, else 0 or -errno.
  */
 int spool_job_files(const struct spool *sp, enum spool_box box,
-		    const struct spool_job *job, uint64_t *total,
-		    struct strbuf *err);
+		    const struct spool_job *job, uint64_t (*weigh)(uint64_t),
+		    uint64_t *total, struct strbuf *err);
 
 /* Path of @name inside the job folder, in @out.  0 or -ENAMETOOLONG. */
 int spool_job_path(const struct spool *sp, enum spool_box box, const char *id,
