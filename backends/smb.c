@@ -341,7 +341,7 @@ static int smb_comp_check(const char *s, size_t len)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c == '\\' || c == '\0')
+		if (c == '\\' || c == '/' || c == '\0')
 			return -EINVAL;
 		if (c < 0x20 || strchr(":*?\"<>|", c))
 			return -ENOENT;
