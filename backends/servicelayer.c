@@ -650,6 +650,30 @@ static int other_member(struct drv_conn *c, char *err, size_t errlen)
 	return 0;
 }
 
+static int page_end(struct drv_conn *c, char *err, size_t errlen);
+
+/*
+ * Reads past the rows to the members after them for the nextLink, and
+ * asks for that page at once: the server makes it while this one is
+ * read.  The reader goes back to the first row.
+ */
+static int look_ahead(struct drv_conn *c, char *err, size_t errlen)
+{
+	struct slj rows = c->js;
+	char *raw;
+	size_t len;
+	int rc;
+
+	if (slj_skip(&c->js, SLJ_ARRAY, &raw, &len))
+		rc = bad_page(c, "bad rows", err, errlen);
+	else
+		rc = page_end(c, err, errlen);
+	c->js = rows;
+	if (rc == 0 && c->next)
+		sl_http_ahead(c->http, c->next);
+	return rc;
+}
+
 /* Positions the reader at the page's first entity. */
 static int page_begin(struct drv_conn *c, char *err, size_t errlen)
 {
@@ -684,7 +708,7 @@ static int page_begin(struct drv_conn *c, char *err, size_t errlen)
 	}
 	if (slj_next(j) != SLJ_ARRAY)
 		return bad_page(c, "\"value\" is not an array", err, errlen);
-	return 0;
+	return look_ahead(c, err, errlen);
 }
 
 /* After the last entity: the members that follow, then the end. */
@@ -1088,6 +1112,7 @@ static int ensure_query(struct drv_conn *c, const char *code, const char *label,
 
 static void result_reset(struct drv_conn *c)
 {
+	sl_http_abort_ahead(c->http);
 	cols_free(c);
 	free(c->url);
 	free(c->next);
@@ -1247,8 +1272,7 @@ static int next_page(struct drv_conn *c, char *err, size_t errlen)
 	c->url = c->next;
 	c->next = NULL;
 	sl_http_deadline(c->http, 0);
-	rc = sl_http_call(c->http, SL_GET, c->url, NULL, "reading a page", err,
-			  errlen);
+	rc = sl_http_get(c->http, c->url, "reading a page", err, errlen);
 	return rc ? rc : page_begin(c, err, errlen);
 }
 

@@ -51,7 +51,11 @@ struct sl_http {
 	atomic_int cancelled;
 	int64_t deadline;
 
-	struct strbuf body;
+	struct strbuf body;  /* the last answer */
+	struct strbuf ahead; /* the page asked for ahead of time */
+	struct strbuf *sink; /* where the running transfer writes */
+	char *ahead_url;     /* that page's URL while it is on its way */
+	int64_t ahead_t0;
 	long status;
 	bool too_big;
 	bool broken; /* the last call failed on the way: no Logout then */
@@ -178,11 +182,11 @@ static size_t on_body(char *buf, size_t size, size_t n, void *arg)
 	struct sl_http *h = arg;
 	size_t len = size * n;
 
-	if (h->body.len + len > SL_MAX_BODY) {
+	if (h->sink->len + len > SL_MAX_BODY) {
 		h->too_big = true;
 		return 0;
 	}
-	if (strbuf_add(&h->body, buf, len) < 0)
+	if (strbuf_add(h->sink, buf, len) < 0)
 		return 0;
 	return len;
 }
@@ -317,16 +321,13 @@ static int transfer_error(struct sl_http *h, CURLcode res, char *err,
 	}
 }
 
-/* Runs the prepared easy handle to its end, or until cancelled. */
-static int transfer(struct sl_http *h, char *err, size_t errlen)
+/* Runs the easy handle, already in the multi handle, to its end. */
+static int run_transfer(struct sl_http *h, char *err, size_t errlen)
 {
 	CURLcode res = CURLE_OK;
 	CURLMsg *msg;
 	int running = 1, left;
 
-	if (curl_multi_add_handle(h->multi, h->easy) != CURLM_OK)
-		return fail(err, errlen, DRV_ERR_CONN,
-			    "libcurl refused a call");
 	while (running) {
 		if (atomic_load(&h->cancelled)) {
 			res = CURLE_ABORTED_BY_CALLBACK;
@@ -343,10 +344,20 @@ static int transfer(struct sl_http *h, char *err, size_t errlen)
 		if (msg->msg == CURLMSG_DONE && res == CURLE_OK)
 			res = msg->data.result;
 	curl_multi_remove_handle(h->multi, h->easy);
+	h->broken = res != CURLE_OK;
 	if (res != CURLE_OK)
 		return transfer_error(h, res, err, errlen);
 	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->status);
 	return DRV_OK;
+}
+
+/* Runs the prepared easy handle to its end, or until cancelled. */
+static int transfer(struct sl_http *h, char *err, size_t errlen)
+{
+	if (curl_multi_add_handle(h->multi, h->easy) != CURLM_OK)
+		return fail(err, errlen, DRV_ERR_CONN,
+			    "libcurl refused a call");
+	return run_transfer(h, err, errlen);
 }
 
 static int set_cookie_header(struct sl_http *h)
@@ -378,6 +389,17 @@ static void method_options(CURL *e, enum sl_method m, const char *json)
 			 m == SL_PATCH ? "PATCH" : NULL);
 }
 
+/* A ROUTEID the balancer set on an answer within the session. */
+static void take_route(struct sl_http *h)
+{
+	if (!h->set_route)
+		return;
+	free(h->routeid);
+	h->routeid = h->set_route;
+	h->set_route = NULL;
+	set_cookie_header(h);
+}
+
 /* One HTTP exchange, with the session cookies when @session. */
 static int perform(struct sl_http *h, enum sl_method m, const char *url,
 		   const char *json, bool session, char *err, size_t errlen)
@@ -385,6 +407,7 @@ static int perform(struct sl_http *h, enum sl_method m, const char *url,
 	int64_t left = h->deadline - now_mono_ms();
 	int rc;
 
+	sl_http_abort_ahead(h);
 	h->status = 0;
 	if (atomic_load(&h->cancelled))
 		return fail(err, errlen, DRV_ERR_TIMEOUT,
@@ -393,6 +416,7 @@ static int perform(struct sl_http *h, enum sl_method m, const char *url,
 		return fail(err, errlen, DRV_ERR_TIMEOUT,
 			    "no answer from %s within the timeout", h->origin);
 	strbuf_reset(&h->body);
+	h->sink = &h->body;
 	h->too_big = false;
 	h->curl_err[0] = '\0';
 	curl_easy_setopt(h->easy, CURLOPT_URL, url);
@@ -404,13 +428,8 @@ static int perform(struct sl_http *h, enum sl_method m, const char *url,
 	method_options(h->easy, m, json);
 
 	rc = transfer(h, err, errlen);
-	h->broken = rc != DRV_OK;
-	if (rc == DRV_OK && h->set_route && session) {
-		free(h->routeid);
-		h->routeid = h->set_route;
-		h->set_route = NULL;
-		set_cookie_header(h);
-	}
+	if (rc == DRV_OK && session)
+		take_route(h);
 	return rc;
 }
 
@@ -580,6 +599,71 @@ int sl_http_call(struct sl_http *h, enum sl_method m, const char *url,
 	return http_error(h, what, err, errlen);
 }
 
+void sl_http_ahead(struct sl_http *h, const char *url)
+{
+	int running;
+
+	if (h->ahead_url || !session_fresh(h) || atomic_load(&h->cancelled))
+		return;
+	strbuf_reset(&h->ahead);
+	h->sink = &h->ahead;
+	h->too_big = false;
+	h->curl_err[0] = '\0';
+	curl_easy_setopt(h->easy, CURLOPT_URL, url);
+	curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+	curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms);
+	curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->hdr_get);
+	curl_easy_setopt(h->easy, CURLOPT_COOKIE, h->cookie);
+	method_options(h->easy, SL_GET, NULL);
+	h->ahead_url = xstrdup(url);
+	if (!h->ahead_url ||
+	    curl_multi_add_handle(h->multi, h->easy) != CURLM_OK) {
+		free(h->ahead_url);
+		h->ahead_url = NULL;
+		return;
+	}
+	h->ahead_t0 = now_mono_ms();
+	/* sends the request on the kept-alive connection */
+	curl_multi_perform(h->multi, &running);
+}
+
+void sl_http_abort_ahead(struct sl_http *h)
+{
+	if (!h->ahead_url)
+		return;
+	curl_multi_remove_handle(h->multi, h->easy);
+	free(h->ahead_url);
+	h->ahead_url = NULL;
+}
+
+int sl_http_get(struct sl_http *h, const char *url, const char *what, char *err,
+		size_t errlen)
+{
+	struct strbuf tmp;
+	int rc;
+
+	if (!h->ahead_url || strcmp(h->ahead_url, url) != 0)
+		return sl_http_call(h, SL_GET, url, NULL, what, err, errlen);
+	free(h->ahead_url);
+	h->ahead_url = NULL;
+	rc = run_transfer(h, err, errlen);
+	if (rc)
+		return rc;
+	tmp = h->body;
+	h->body = h->ahead;
+	h->ahead = tmp;
+	h->sink = &h->body;
+	if (h->status == 401) {
+		drop_session(h);
+		return sl_http_call(h, SL_GET, url, NULL, what, err, errlen);
+	}
+	take_route(h);
+	h->last_used = h->ahead_t0;
+	if (h->status >= 200 && h->status < 300)
+		return DRV_OK;
+	return http_error(h, what, err, errlen);
+}
+
 static void logout(struct sl_http *h)
 {
 	char url[1024], err[256];
@@ -677,6 +761,7 @@ int sl_http_new(const struct conf_source *src, struct sl_http **out, char *err,
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return fail(err, errlen, DRV_ERR_CONN, "out of memory");
+	h->sink = &h->body;
 	rc = copy_source(h, src, err, errlen);
 	if (rc == DRV_OK && curl_setup(h, src))
 		rc = fail(err, errlen, DRV_ERR_CONN, "libcurl set-up failed");
@@ -697,8 +782,10 @@ void sl_http_free(struct sl_http *h)
 {
 	if (!h)
 		return;
-	if (h->easy && h->multi)
+	if (h->easy && h->multi) {
+		sl_http_abort_ahead(h);
 		logout(h);
+	}
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
 	if (h->easy)
@@ -719,6 +806,7 @@ void sl_http_free(struct sl_http *h)
 	free(h->set_session);
 	free(h->set_route);
 	strbuf_release(&h->body);
+	strbuf_release(&h->ahead);
 	free(h);
 }
 
@@ -753,7 +841,9 @@ long sl_http_status(const struct sl_http *h)
 
 void sl_http_drop_body(struct sl_http *h)
 {
+	sl_http_abort_ahead(h);
 	strbuf_release(&h->body);
+	strbuf_release(&h->ahead);
 }
 
 const char *sl_http_root(const struct sl_http *h)

@@ -51,6 +51,21 @@ int sl_http_login(struct sl_http *h, char *err, size_t errlen);
 int sl_http_call(struct sl_http *h, enum sl_method m, const char *url,
 		 const char *json, const char *what, char *err, size_t errlen);
 
+/*
+ * Asks for page @url now, without waiting: the server works on it while
+ * the caller reads the current page.  Skipped when the session needs a
+ * Login first.  Any other call drops it.
+ */
+void sl_http_ahead(struct sl_http *h, const char *url);
+void sl_http_abort_ahead(struct sl_http *h);
+
+/*
+ * GET @url as sl_http_call does, finishing the transfer sl_http_ahead
+ * started when it was for @url.  A 401 on it logs in and asks again.
+ */
+int sl_http_get(struct sl_http *h, const char *url, const char *what, char *err,
+		size_t errlen);
+
 /* The last answer's body (NUL-terminated, writable) and HTTP status. */
 char *sl_http_body(struct sl_http *h, size_t *len);
 long sl_http_status(const struct sl_http *h);

@@ -14,7 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import emulator  # noqa: E402
-from pylib.mount import build_dir  # noqa: E402
+from pylib.mount import build_dir, check_sanitizers  # noqa: E402
 
 PASSWORD = "1234"
 
@@ -146,6 +146,7 @@ def run(sltool_exe, pki):
         argv = sltool_args(sltool_exe, url, ca=pki[0] if ca == "test-ca"
                            else ca, **kw)
         p = subprocess.run(argv, capture_output=True, env=env, timeout=120)
+        check_sanitizers(p.stderr.decode())
         return Result(p.stdout.decode(), p.stderr.decode(), p.returncode)
 
     return call
@@ -180,6 +181,7 @@ class Stepper:
     def finish(self):
         out, err = self.p.communicate(timeout=60)
         self.lines += out.decode().splitlines(True)
+        check_sanitizers(err.decode())
         return err.decode()
 
 
