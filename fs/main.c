@@ -9,6 +9,7 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -255,9 +256,10 @@ static void *reload_main(void *arg)
 /* Mount options that belong to mount(8) or systemd, not to us. */
 static bool option_foreign(const char *opt)
 {
+	/* nosuid, nodev, noexec and the like are libfuse's: not here. */
 	static const char *const names[] = {
-	    "_netdev",	"nofail", "noauto", "auto", "user", "users",  "nouser",
-	    "defaults", "owner",  "noexec", "exec", "rw",   "nosuid", "nodev",
+	    "_netdev", "nofail", "noauto",   "auto",  "user",
+	    "users",   "nouser", "defaults", "owner",
 	};
 
 	if (!strncmp(opt, "x-", 2) || !strncmp(opt, "comment=", 8))
@@ -352,6 +354,71 @@ static int check_config(const char *path)
 	return rc;
 }
 
+/* --- background ------------------------------------------------------- */
+
+/*
+ * Going to the background happens before the set-up, not after the mount
+ * as fuse_daemonize() would: a fork then would keep only the forking
+ * thread, and the set-up already starts some (the images/ workers).  The
+ * parent waits on a pipe for one status byte, written once the mount
+ * exists or the child failed, and exits with it: whoever ran the command
+ * (mount(8), a systemd mount unit) learns whether the mount happened.
+ */
+static int bg_fd = -1;
+
+static int bg_start(void)
+{
+	int pfd[2];
+	char st = 1;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -errno;
+	}
+	if (pid > 0) {
+		close(pfd[1]);
+		if (read(pfd[0], &st, 1) != 1)
+			st = 1;
+		_exit(st);
+	}
+	close(pfd[0]);
+	bg_fd = pfd[1];
+	setsid();
+	return 0;
+}
+
+/* Releases the waiting parent with @status; a no-op after the first. */
+static void bg_done(int status)
+{
+	char st = status ? 1 : 0;
+	int fd;
+
+	if (bg_fd < 0)
+		return;
+	if (status == 0) {
+		if (chdir("/") < 0)
+			log_errno(LOG_WARNING, "fs", errno,
+				  "cannot change to /");
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+	}
+	if (write(bg_fd, &st, 1) != 1)
+		log_errno(LOG_WARNING, "fs", errno, "cannot report to parent");
+	close(bg_fd);
+	bg_fd = -1;
+}
+
 static int setup(const char *config_path, bool foreground)
 {
 	struct diag dg = {0};
@@ -400,7 +467,6 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *co)
 	struct fuse_loop_config *lc;
 	struct fuse *f;
 	pthread_t tid;
-	sigset_t set;
 	int rc = 1;
 
 	f = fuse_new(args, &fs_ops, sizeof(fs_ops), NULL);
@@ -411,15 +477,11 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *co)
 			co->mountpoint);
 		goto out_destroy;
 	}
-	/* In the background only once the mount exists. */
-	if (fuse_daemonize(co->foreground) != 0)
-		goto out_unmount;
-	log_init("sapb1fs", co->foreground);
 	if (fuse_set_signal_handlers(fuse_get_session(f)) != 0)
 		goto out_unmount;
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* The mount exists: the command that started us may end now. */
+	bg_done(0);
+	log_init("sapb1fs", co->foreground);
 	if (pthread_create(&tid, NULL, reload_main, NULL) == 0)
 		pthread_detach(tid);
 	log_msg(LOG_NOTICE, "fs", "mounted %s with %zu reports from %s",
@@ -446,6 +508,7 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts co = {0};
 	struct options o = {0};
 	const char *config;
+	sigset_t set;
 	int rc = 1;
 
 	if (argc >= 2 && !strcmp(argv[1], "--check-config"))
@@ -481,8 +544,23 @@ int main(int argc, char *argv[])
 				"subtype=sapb1fs");
 	if (co.debug)
 		fuse_opt_add_arg(&args, "-odebug");
+	/*
+	 * SIGHUP is read by the reload thread's signalfd: blocked before
+	 * any thread exists, so every thread inherits the mask and none
+	 * takes it with libfuse's handler (which would unmount).
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (!co.foreground && (rc = bg_start()) < 0) {
+		log_errno(LOG_ERR, "fs", -rc, "cannot go to the background");
+		rc = 1;
+		goto out_args;
+	}
+	rc = 1;
 	if (setup(config, co.foreground) == 0)
 		rc = serve(&args, &co);
+	bg_done(rc);
 	teardown();
 out_args:
 	free(co.mountpoint);
