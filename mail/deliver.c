@@ -191,7 +191,7 @@ static enum deliver_status fail_job(struct deliver *d, const char *id,
 		send_notice(d, id, NOTICE_SUFFIX, "was not delivered", job, st,
 			    reason);
 	rc = spool_reason_save(d->sp, SPOOL_OUTBOX, id, reason);
-	if (rc == 0)
+	if (rc == 0 || rc == -ENOTDIR) /* a stray file has no folder */
 		rc = spool_move(d->sp, id, SPOOL_FAILED, true, final);
 	if (rc < 0) {
 		log_errno(LOG_ERR, "mailer", -rc,

@@ -161,12 +161,14 @@ def test_bad_jobs_fail_with_a_reason_and_the_mailer_goes_on(smtp, mailers,
                 {"t.txt": b"x"})
     m.write_job("in-place", good.format("p"), {"t.txt": b"x"},
                 in_place=True)
+    with open(m.path("outbox", "stray.txt"), "w") as f:
+        f.write("not a job")
     m.write_job("good", good.format("iyi"), {"t.txt": b"x"})
     bad = ["bad-address", "bad-ini", "bad-key", "escape", "in-place",
-           "no-attachment", "too-big"]
+           "no-attachment", "stray.txt", "too-big"]
     assert wait_for(lambda: m.jobs("failed") == bad, timeout=15), \
         m.jobs("failed")
-    reasons = {j: m.reason(j) for j in bad}
+    reasons = {j: m.reason(j) for j in bad if j != "stray.txt"}
     assert "no '='" in reasons["bad-ini"]
     assert "unknown key" in reasons["bad-key"]
     assert "missing file \"yok.xlsx\"" in reasons["no-attachment"]
@@ -175,10 +177,11 @@ def test_bad_jobs_fail_with_a_reason_and_the_mailer_goes_on(smtp, mailers,
     assert "plain file name" in reasons["escape"]
     assert "in place" in reasons["in-place"]
     assert wait_for(lambda: "good" in m.jobs("sent"))
-    # seven notices and the good job
-    assert smtp.wait_count(8, timeout=15)
+    assert os.path.isfile(m.path("failed", "stray.txt"))
+    # eight notices and the good job
+    assert smtp.wait_count(9, timeout=15)
     assert sum(1 for r in smtp.received
-               if r.rcpt_tos == ["it@example.com"]) == 7
+               if r.rcpt_tos == ["it@example.com"]) == 8
     m.stop()
 
 
