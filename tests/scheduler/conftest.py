@@ -8,6 +8,8 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "mail"))
 from pylib.mount import build_dir  # noqa: E402
 
 
@@ -51,3 +53,44 @@ def cron_tool():
     tool = CronTool(path)
     yield tool
     tool.close()
+
+
+SEED = """
+CREATE TABLE t (id int PRIMARY KEY, name text, amount numeric(19,6),
+                d date);
+INSERT INTO t VALUES
+ (1, 'Tedarikçi ŞĞİıçöü A.Ş.', 9999999999999.999999, '2026-12-03'),
+ (2, 'Quote "me", ;semi', -0.000001, '2000-02-29'),
+ (3, 'emoji 😀', 12.5, NULL);
+"""
+
+
+@pytest.fixture(scope="session")
+def pg():
+    from pylib.mount import exe
+    from pylib.pg import PgServer
+    for prog in ("sapb1fs", "sapb1fs-scheduler", "sapb1fs-mailer"):
+        if not os.path.exists(exe(prog)):
+            pytest.skip(f"{exe(prog)} is not built")
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("no /dev/fuse here")
+    server = PgServer().start()
+    server.psql("CREATE DATABASE rep")
+    server.psql(SEED, db="rep")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def setup(pg, tmp_path):
+    """A factory: setup(**kw) -> schedtools.Setup, all stopped after."""
+    from schedtools import Setup
+    made = []
+
+    def make(**kw):
+        s = Setup(pg, str(tmp_path), **kw)
+        made.append(s)
+        return s
+    yield make
+    for s in made:
+        s.stop()
