@@ -66,8 +66,10 @@ struct drv_conn {
 	long scanned;
 	struct slj js;
 	struct slj rows_start;
-	char *url;  /* the page being read */
-	char *next; /* the page after it, or NULL */
+	char *url;	  /* the page being read */
+	char *next;	  /* the page after it, or NULL */
+	char *stored_sql; /* SQL: the SqlText the server keeps for us */
+	bool sql_moved;	  /* a page ran some other SqlText */
 };
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -636,15 +638,42 @@ static int take_link(struct drv_conn *c, int tok, char *err, size_t errlen)
 }
 
 /* A member we do not use: skip its value, or keep it when a nextLink. */
+/*
+ * A List page names the SqlText it ran.  When that is not what we stored
+ * a moment ago, someone changed the stored query in between (another
+ * host, or another definition under the same name): the rows would be
+ * another query's.
+ */
+static void check_sql_text(struct drv_conn *c, int tok)
+{
+	char *text;
+	long n;
+
+	if (tok != SLJ_STRING)
+		return;
+	text = xstrndup(c->js.tok, c->js.len);
+	if (!text)
+		return;
+	n = c->js.escaped ? slj_unescape(text, c->js.len) : (long)c->js.len;
+	if (n >= 0) {
+		text[n] = '\0';
+		c->sql_moved = c->sql_moved || strcmp(text, c->stored_sql) != 0;
+	}
+	free(text);
+}
+
 static int other_member(struct drv_conn *c, char *err, size_t errlen)
 {
 	bool link = next_link_key(&c->js);
+	bool sqltext = c->stored_sql && slj_is(&c->js, "SqlText");
 	int t = slj_next(&c->js);
 	char *raw;
 	size_t len;
 
 	if (link)
 		return take_link(c, t, err, errlen);
+	if (sqltext)
+		check_sql_text(c, t);
 	if (t == SLJ_ERROR || slj_skip(&c->js, t, &raw, &len))
 		return bad_page(c, "bad value", err, errlen);
 	return 0;
@@ -1024,15 +1053,23 @@ static int query_body(struct strbuf *sb, const char *code, const char *name,
 	return rc ? rc : strbuf_addc(sb, '}');
 }
 
-/* 1 when the stored query's SqlName is @name, 0 when not. */
+/*
+ * From a stored query in the last answer: 1 when its SqlName is @name,
+ * keeping its SqlText as the server wrote it; 0 when not.
+ */
 static int stored_name_is(struct drv_conn *c, const char *name)
 {
 	size_t len;
 	char *body = sl_http_body(c->http, &len);
 	cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
 	cJSON *sn = cJSON_GetObjectItemCaseSensitive(root, "SqlName");
+	cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "SqlText");
 	int same = cJSON_IsString(sn) && strcmp(sn->valuestring, name) == 0;
 
+	free(c->stored_sql);
+	c->stored_sql = NULL;
+	if (same && cJSON_IsString(st))
+		c->stored_sql = xstrdup(st->valuestring);
 	cJSON_Delete(root);
 	return same;
 }
@@ -1092,15 +1129,19 @@ static int ensure_query(struct drv_conn *c, const char *code, const char *label,
 	if (strbuf_addf(&url, "%s/SQLQueries('%s')", sl_http_root(c->http),
 			code))
 		return nomem(err, errlen);
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt < 3; attempt++) {
 		rc = sl_http_call(c->http, SL_GET, url.buf, NULL, what, err,
 				  errlen);
-		if (rc == DRV_OK && !stored_name_is(c, name))
+		if (rc == DRV_OK && stored_name_is(c, name))
+			break;
+		if (rc == DRV_OK)
 			rc = patch_query(c, url.buf, name, sql, what, err,
 					 errlen);
-		else if (rc && sl_http_status(c->http) == 404)
+		else if (sl_http_status(c->http) == 404)
 			rc =
 			    create_query(c, code, name, sql, what, err, errlen);
+		if (rc == DRV_OK)
+			continue; /* read back what the server keeps */
 		if (rc != 1)
 			break;
 	}
@@ -1116,7 +1157,9 @@ static void result_reset(struct drv_conn *c)
 	cols_free(c);
 	free(c->url);
 	free(c->next);
-	c->url = c->next = NULL;
+	free(c->stored_sql);
+	c->url = c->next = c->stored_sql = NULL;
+	c->sql_moved = false;
 	c->active = c->done = c->single = c->fixed_cols = false;
 	c->hint = 0;
 	c->scanned = 0;
@@ -1216,7 +1259,8 @@ static int sql_url(struct drv_conn *c, const char *label, const char *sql,
 	return rc;
 }
 
-static int sl_execute(struct drv_conn *c, const char *label, const char *sql,
+/* Asks for the first page of @sql (or the OData path) and reads it. */
+static int first_page(struct drv_conn *c, const char *label, const char *sql,
 		      int odata, const struct drv_param *params, size_t nparams,
 		      char *err, size_t errlen)
 {
@@ -1224,10 +1268,6 @@ static int sl_execute(struct drv_conn *c, const char *label, const char *sql,
 	int rc;
 
 	result_reset(c);
-	sl_http_uncancel(c->http);
-	sl_http_deadline(c->http, 0);
-	if (!sql)
-		return fail(err, errlen, DRV_ERR_QUERY, "nothing to run");
 	if (odata)
 		rc = odata_url(c, sql, params, nparams, err, errlen);
 	else
@@ -1238,9 +1278,37 @@ static int sl_execute(struct drv_conn *c, const char *label, const char *sql,
 				  body.buf, "query failed", err, errlen);
 	if (rc == DRV_OK)
 		rc = page_begin(c, err, errlen);
+	strbuf_release(&body);
+	return rc;
+}
+
+static int moved_error(char *err, size_t errlen)
+{
+	return fail(err, errlen, DRV_ERR_QUERY,
+		    "the stored query of this report was changed on the "
+		    "Service Layer while it ran (another host, or another "
+		    "definition of the same name?)");
+}
+
+static int sl_execute(struct drv_conn *c, const char *label, const char *sql,
+		      int odata, const struct drv_param *params, size_t nparams,
+		      char *err, size_t errlen)
+{
+	int rc;
+
+	sl_http_uncancel(c->http);
+	sl_http_deadline(c->http, 0);
+	if (!sql)
+		return fail(err, errlen, DRV_ERR_QUERY, "nothing to run");
+	/* A stored query changed under us is made ours again, once. */
+	rc = first_page(c, label, sql, odata, params, nparams, err, errlen);
+	if (rc == DRV_OK && c->sql_moved)
+		rc = first_page(c, label, sql, odata, params, nparams, err,
+				errlen);
+	if (rc == DRV_OK && c->sql_moved)
+		rc = moved_error(err, errlen);
 	if (rc == DRV_OK)
 		rc = scan_first_page(c, err, errlen);
-	strbuf_release(&body);
 	if (rc) {
 		result_reset(c);
 		return rc;
@@ -1273,7 +1341,8 @@ static int next_page(struct drv_conn *c, char *err, size_t errlen)
 	c->next = NULL;
 	sl_http_deadline(c->http, 0);
 	rc = sl_http_get(c->http, c->url, "reading a page", err, errlen);
-	return rc ? rc : page_begin(c, err, errlen);
+	rc = rc ? rc : page_begin(c, err, errlen);
+	return rc == DRV_OK && c->sql_moved ? moved_error(err, errlen) : rc;
 }
 
 static int sl_fetch(struct drv_conn *c, const struct cell **row, char *err,

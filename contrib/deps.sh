@@ -20,6 +20,8 @@ tests="postgresql odbc-postgresql redis-server samba smbclient smbnetfs
  rsync valgrind openssl attr util-linux procps psmisc vim"
 # LibreOffice reads the rendered XLSX and CSV back; GNU time measures RSS.
 tests="$tests libreoffice-calc-nogui time"
+# The Service Layer benchmark compares with curl downloading the pages.
+tests="$tests curl"
 case "${1:-all}" in
 demo) pkgs="$build $demo" ;;
 *) pkgs="$build $demo $tests" ;;

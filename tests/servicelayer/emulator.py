@@ -1017,6 +1017,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _list(self, code, params, body):
         emu = self.server.emu
         emu._bump("list")
+        if emu.on_list:
+            emu.on_list(emu, code)
         with emu.lock:
             q = emu.queries.get(code)
         if q is None:
@@ -1102,6 +1104,10 @@ class Emulator:
         # After this many pages (counted over the emulator's life) every
         # session ends, as if it timed out in the middle of paging.
         self.expire_after_pages = 0
+        # Called as on_list(emu, code) when a List call arrives, before
+        # the query is read: a test may change it there, as another host
+        # would.
+        self.on_list = None
         self._links = 0
         self.server = None
         self.thread = None

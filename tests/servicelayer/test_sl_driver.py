@@ -159,6 +159,38 @@ def test_stored_query_is_created_once_then_patched_on_change(sl, run):
     assert emu.count("sqlquery_create") == 1
 
 
+def other_host_patches(at_call):
+    """An on_list hook: at List call @at_call, another definition under
+    the same name replaces the stored query, as a second host would."""
+    calls = []
+
+    def hook(emu, code):
+        calls.append(code)
+        if len(calls) == at_call:
+            q = emu.queries[code]
+            q["SqlName"] = "sapb1fs 0000000000000000 other"
+            q["SqlText"] = 'SELECT "CardCode" FROM OCRD'
+    return hook
+
+
+def test_stored_query_changed_before_list_is_restored(sl, run, demo_db):
+    emu = sl()
+    q = 'SELECT "DocEntry", "DocTotal" FROM OINV ORDER BY "DocEntry"'
+    emu.on_list = other_host_patches(1)
+    res = run(emu, sql=q, label="race", page_size=100)
+    ok(res, 500)
+    assert res.rows == sqlite_rows(demo_db, q)
+    assert emu.count("sqlquery_patch") == 1
+
+
+def test_stored_query_changed_while_paging_is_an_error(sl, run):
+    emu = sl()
+    q = 'SELECT "DocEntry", "DocTotal" FROM OINV ORDER BY "DocEntry"'
+    emu.on_list = other_host_patches(3)
+    res = run(emu, sql=q, label="race", page_size=100)
+    assert "changed on the Service Layer while it ran" in failed(res, -1)
+
+
 def test_sql_parameters_never_become_sql(sl, run, demo_db):
     emu = sl()
     q = ('SELECT "CardCode" FROM OCRD WHERE "CardName" = :name '

@@ -215,3 +215,21 @@ def test_logout_at_unmount(sl, mount):
     m.unmount()
     assert emu.count("logout") >= 1
     assert emu.session_count() == 0
+
+
+def test_parameter_folders(sl, mount, demo_db):
+    emu = sl()
+    m = mount(emu)
+    q = ('SELECT "DocEntry", "DocTotal" FROM OINV WHERE "CardCode" = :card '
+         'ORDER BY "DocEntry"')
+    m.report("cari", {"source": "b1sl", "formats": "csv",
+                      "param": "card = SELECT \"CardCode\" FROM OCRD WHERE "
+                      "\"CardType\" = 'C' AND \"CardCode\" < 'C00003' "
+                      "ORDER BY 1"}, q)
+    m.start()
+    assert sorted(os.listdir(m.path("reports/cari/card"))) == [
+        "C00001", "C00002"]
+    got = csv_rows(m.path("reports/cari/card/C00002/cari.csv"))
+    want = sqlite_rows(demo_db, q.replace(":card", "?"), ("C00002",))
+    assert len(want) > 10
+    assert got[1:] == as_csv(want)
