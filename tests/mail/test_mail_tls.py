@@ -7,8 +7,6 @@ import pytest
 
 from mailtools import SmtpServer
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
 def server(request, cert):
