@@ -60,6 +60,7 @@ static int fetch_values(const struct report *r, size_t idx,
 {
 	struct source *src = source_find(r->source);
 	struct param_values *pv;
+	char label[2 * REPORT_NAME_MAX + 4];
 	int rc;
 
 	if (!src) {
@@ -70,7 +71,9 @@ static int fetch_values(const struct report *r, size_t idx,
 	if (!pv)
 		return -ENOMEM;
 	pv->refs = 1;
-	rc = run_values(src, r->name, r->params[idx].sql, chosen, idx,
+	/* Its own label: the Service Layer keeps each SQL under one. */
+	snprintf(label, sizeof(label), "%s__%s", r->name, r->params[idx].name);
+	rc = run_values(src, label, r->params[idx].sql, chosen, idx,
 			PARAMS_MAX_VALUES, &pv->v, &pv->n, err, errlen);
 	if (rc != DRV_OK) {
 		free(pv);
