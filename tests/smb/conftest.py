@@ -17,7 +17,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 from smbserver import SmbServer, available  # noqa: E402
-from pylib.mount import Mount, build_dir, exe, wait_for  # noqa: E402
+from pylib.mount import (Mount, build_dir, check_sanitizers, exe,  # noqa
+                         wait_for)
 
 BIG_SIZE = 200 * 1024 * 1024
 MANY = 5000
@@ -161,7 +162,9 @@ class ToolMount:
             self.proc.wait(5)
         self.proc = None
         self.log_fh.close()
+        log = self.log()
         shutil.rmtree(self.dir, ignore_errors=True)
+        check_sanitizers(log)
 
 
 class DaemonMount:
