@@ -12,7 +12,8 @@
  *
  * Options: -u URL -U USER -W DOMAIN -n NAME -t TIMEOUT_S -c TTL_S
  * -p POOL -a AUTH_RETRY_MS -r RA_MAX_KIB.  Exit status 0, or 1 with
- * "smbtool: CMD REL: strerror" on stderr.
+ * "smbtool: CMD REL: strerror" on stderr.  With $SMBTOOL_DIRECT_IO set,
+ * the mount opens files with direct_io (to compare read paths).
  */
 #include "config.h"
 
