@@ -502,8 +502,9 @@ def test_generator_refuses_bad_arguments(tmp_path):
 # --- through the mount, once the daemon is built ---------------------------
 
 def sapb1fs_binary():
-    path = os.environ.get("SAPB1FS_BIN") or str(ROOT / "build" / "fs" /
-                                                 "sapb1fs")
+    build = os.environ.get("SAPB1FS_BUILD") or str(ROOT / "build")
+    path = os.environ.get("SAPB1FS_BIN") or os.path.join(build, "fs",
+                                                         "sapb1fs")
     return path if os.access(path, os.X_OK) else None
 
 
