@@ -26,6 +26,7 @@
 
 #include "driver.h"
 #include "log.h"
+#include "shared.h"
 #include "snap.h"
 #include "source.h"
 #ifdef HAVE_IMAGES
@@ -484,6 +485,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *co)
 	log_init("sapb1fs", co->foreground);
 	if (pthread_create(&tid, NULL, reload_main, NULL) == 0)
 		pthread_detach(tid);
+	shared_attach(f); /* [redis]: hear other hosts, now we are forked */
 	log_msg(LOG_NOTICE, "fs", "mounted %s with %zu reports from %s",
 		co->mountpoint, fs.defs->n, fs.config_path);
 
@@ -493,6 +495,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *co)
 	fuse_loop_cfg_set_idle_threads(lc, 10);
 	rc = co->singlethread ? fuse_loop(f) : fuse_loop_mt(f, lc);
 	fuse_loop_cfg_destroy(lc);
+	shared_detach();
 	fuse_remove_signal_handlers(fuse_get_session(f));
 	log_msg(LOG_NOTICE, "fs", "unmounted %s", co->mountpoint);
 out_unmount:

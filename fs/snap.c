@@ -33,6 +33,7 @@
 
 #include "log.h"
 #include "run.h"
+#include "shared.h"
 #include "source.h"
 
 struct snap {
@@ -71,6 +72,7 @@ struct inst {
 	bool stale;
 	bool running;
 	uint64_t touch_seq;
+	int64_t touched_ms; /* wall clock of the last touch here (shared) */
 	pthread_cond_t done;
 	char *error;
 	time_t error_time;
@@ -374,11 +376,15 @@ struct inst *inst_ensure(const char *key, const struct inst_spec *ispec)
 		if (!strcmp(in->key, key))
 			break;
 	if (in) {
-		if (in->spec->def_hash != sp->def_hash)
+		bool changed = in->spec->def_hash != sp->def_hash;
+
+		if (changed)
 			in->stale = true;
 		spec_put(in->spec);
 		in->spec = sp;
 		pthread_mutex_unlock(&lock);
+		if (changed)
+			shared_stale(key); /* hook: other hosts drop theirs */
 		return in;
 	}
 	pthread_mutex_unlock(&lock);
@@ -438,12 +444,46 @@ void inst_stat(struct inst *in, int fmt, off_t *size, time_t *mtime)
 	pthread_mutex_unlock(&lock);
 }
 
+/* What shared.c needs to know of a run of @in made from @sp. */
+static void shared_describe(struct shared_run *sr, const struct inst *in,
+			    const struct spec *sp)
+{
+	memset(sr, 0, sizeof(*sr));
+	sr->key = in->key;
+	sr->def_hash = sp->def_hash;
+	sr->csv = sp->csv;
+	sr->row_limit = sp->row_limit;
+	sr->formats = sp->formats;
+	sr->ttl = sp->ttl;
+}
+
 void inst_touch(struct inst *in)
 {
+	struct shared_run sr;
+
 	pthread_mutex_lock(&lock);
 	in->stale = true;
 	in->touch_seq++;
+	in->touched_ms = now_real_ms();
+	shared_describe(&sr, in, in->spec);
 	pthread_mutex_unlock(&lock);
+	shared_touch(&sr); /* hook: void the shared copy, tell other hosts */
+}
+
+bool inst_touch_remote(const char *key)
+{
+	struct inst *in;
+
+	pthread_mutex_lock(&lock);
+	for (in = *bucket_of(key); in; in = in->next)
+		if (!strcmp(in->key, key))
+			break;
+	if (in) {
+		in->stale = true;
+		in->touch_seq++;
+	}
+	pthread_mutex_unlock(&lock);
+	return in != NULL;
 }
 
 char *inst_error(struct inst *in)
@@ -492,6 +532,7 @@ struct run_job {
 	struct inst *in;
 	struct spec *sp;
 	uint64_t touch_seq;
+	int64_t touched_ms;
 	uint64_t gen;
 };
 
@@ -548,7 +589,8 @@ static void run_publish(struct run_job *job, struct snap *s,
 		char path[PATH_MAX];
 		struct stat st;
 
-		s->done = time(NULL);
+		if (!s->done) /* a snapshot taken from Redis keeps its own */
+			s->done = time(NULL);
 		s->rows = res->rows;
 		s->truncated = res->truncated;
 		for (int f = 0; f < FMT_COUNT; f++) {
@@ -596,16 +638,44 @@ static void run_publish(struct run_job *job, struct snap *s,
 	pthread_mutex_unlock(&lock);
 }
 
+/*
+ * Runs @rs at its source, unless the hook takes the snapshot from
+ * another host through Redis (then true) or waits for one running it.
+ */
+static bool run_or_take(struct run_job *job, struct run_spec *rs,
+			struct shared_run *sr, struct snap *s,
+			struct run_result *res)
+{
+	shared_describe(sr, job->in, job->sp);
+	sr->timeout = source_conf(rs->src)->timeout;
+	sr->paths = rs->paths;
+	sr->not_before_ms = job->touched_ms;
+	if (shared_run_begin(sr)) {
+		s->started = sr->started;
+		s->done = sr->done;
+		res->status = DRV_OK;
+		res->rows = sr->rows;
+		res->truncated = sr->truncated;
+		res->ms = sr->ms;
+		return true;
+	}
+	rs->started = s->started = time(NULL); /* after any wait */
+	sem_wait(&run_slots);
+	run_execute(rs, res);
+	sem_post(&run_slots);
+	return false;
+}
+
 static void *run_main(void *arg)
 {
 	struct run_job *job = arg;
 	struct run_spec rs = {0};
 	struct run_result res = {0};
+	struct shared_run sr = {0};
 	struct snap *s;
 	time_t started = time(NULL);
-	bool have_old;
+	bool have_old, taken = false;
 
-	sem_wait(&run_slots);
 	rs.label = job->sp->label;
 	rs.title = job->sp->title;
 	rs.sql = job->sp->sql;
@@ -632,17 +702,21 @@ static void *run_main(void *arg)
 		snprintf(res.err, sizeof(res.err), "unknown source %s",
 			 job->sp->source);
 	} else {
-		run_execute(&rs, &res);
+		taken = run_or_take(job, &rs, &sr, s, &res);
+		started = rs.started;
 	}
 	if (res.status != DRV_OK && s && s->dir)
 		rm_tree(s->dir);
-	sem_post(&run_slots);
 
 	pthread_mutex_lock(&lock);
 	have_old = job->in->cur != NULL;
 	pthread_mutex_unlock(&lock);
-	run_log(job, &res, have_old);
+	if (!taken) /* shared.c logs what it takes */
+		run_log(job, &res, have_old);
 	run_publish(job, s, &res);
+	/* hook: store the run for other hosts, say "done", unlock */
+	shared_run_end(&sr, res.status == DRV_OK, started, res.rows,
+		       res.truncated);
 	if (res.status != DRV_OK && s) {
 		free(s->dir);
 		free(s);
@@ -675,6 +749,7 @@ static int run_start_locked(struct inst *in)
 	job->sp = in->spec;
 	__atomic_add_fetch(&job->sp->refs, 1, __ATOMIC_ACQ_REL);
 	job->touch_seq = in->touch_seq;
+	job->touched_ms = in->touched_ms;
 	job->gen = next_gen++;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -836,7 +911,7 @@ int snap_init(const struct conf *c)
 			  "cannot restrict cache_dir %s to its owner",
 			  c->cache_dir);
 	sem_init(&run_slots, 0, (unsigned)c->max_runs);
-	return 0;
+	return shared_init(c); /* hook: [redis] */
 }
 
 void snap_shutdown(void)
@@ -851,6 +926,9 @@ void snap_shutdown(void)
 		if (pthread_cond_timedwait(&runs_done, &lock, &until) ==
 		    ETIMEDOUT)
 			break;
+	pthread_mutex_unlock(&lock);
+	shared_shutdown(); /* hook: runs are over, events no longer heard */
+	pthread_mutex_lock(&lock);
 	for (size_t b = 0; b < NBUCKETS; b++) {
 		struct inst *in = buckets[b];
 

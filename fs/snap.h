@@ -74,8 +74,16 @@ void inst_stat(struct inst *in, int fmt, off_t *size, time_t *mtime);
 int inst_open(struct inst *in, int fmt, struct snap_handle *h);
 void inst_close(struct inst *in, struct snap_handle *h);
 
-/* Marks the snapshot stale: the next open runs again (touch). */
+/*
+ * Marks the snapshot stale: the next open runs again (touch).  With
+ * [redis], the shared copy is voided and other hosts hear of it.
+ */
 void inst_touch(struct inst *in);
+/*
+ * The same for a touch heard from another host: nothing is published.
+ * False when @key has no instance here.
+ */
+bool inst_touch_remote(const char *key);
 
 /* The last run's error text while it failed (caller frees), or NULL. */
 char *inst_error(struct inst *in);

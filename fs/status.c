@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "run.h"
+#include "shared.h"
 #include "snap.h"
 #include "source.h"
 #ifdef HAVE_IMAGES
@@ -65,7 +66,9 @@ char *status_health_json(void)
 #ifdef HAVE_IMAGES
 	images_health_json(&sb);
 #endif
-	strbuf_adds(&sb, "\n  }\n}\n");
+	strbuf_adds(&sb, "\n  },\n  \"redis\": ");
+	shared_health_json(&sb);
+	strbuf_adds(&sb, "\n}\n");
 	return strbuf_detach(&sb);
 }
 
@@ -76,5 +79,6 @@ char *status_metrics(void)
 	source_metrics(&sb);
 	run_metrics(&sb);
 	snap_metrics(&sb);
+	shared_metrics(&sb);
 	return strbuf_detach(&sb);
 }
