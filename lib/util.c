@@ -27,6 +27,8 @@ int strbuf_grow(struct strbuf *sb, size_t extra)
 	p = realloc(sb->buf, cap);
 	if (!p)
 		return -ENOMEM;
+	if (!sb->buf)
+		p[0] = '\0'; /* a new buffer holds the empty string */
 	sb->buf = p;
 	sb->cap = cap;
 	return 0;
