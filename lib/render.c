@@ -311,6 +311,18 @@ static size_t render_digits(const char *p, size_t n)
 	return i;
 }
 
+/* Whether all @n bytes at @p are an exponent, e[+-]digits. */
+static bool render_exponent(const char *p, size_t n)
+{
+	size_t i = 1;
+
+	if (p[0] != 'e' && p[0] != 'E')
+		return false;
+	if (i < n && (p[i] == '+' || p[i] == '-'))
+		i++;
+	return i < n && i + render_digits(p + i, n - i) == n;
+}
+
 size_t render_group_number(char *dst, const char *p, size_t n, char group,
 			   char point)
 {
@@ -334,9 +346,9 @@ size_t render_group_number(char *dst, const char *p, size_t n, char group,
 		o += rest;
 		i += rest;
 	}
-	if (i < n && p[i] != 'e' && p[i] != 'E')
-		return 0;
 	/* The exponent, if any, is copied as it is. */
+	if (i < n && !render_exponent(p + i, n - i))
+		return 0;
 	memcpy(dst + o, p + i, n - i);
 	return o + n - i;
 }

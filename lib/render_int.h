@@ -74,7 +74,8 @@ static inline void render_out_write(struct render_out *o, const void *p,
 		render_out_write_slow(o, p, n);
 		return;
 	}
-	memcpy(o->buf + o->len, p, n);
+	if (n) /* @p may be NULL then: an empty cell's scratch */
+		memcpy(o->buf + o->len, p, n);
 	o->len += n;
 }
 
@@ -110,7 +111,7 @@ void render_hex(char *dst, const unsigned char *p, size_t n);
  * Writes a canonical number (value.h) with its integer part grouped by
  * @group every three digits and its point shown as @point; returns the
  * length written to @dst (which holds 2 * @n + 1 bytes), or 0 when the
- * text is not a plain [-]digits[.digits][e...] number.
+ * text is not a plain [-]digits[.digits][e[+-]digits] number.
  */
 size_t render_group_number(char *dst, const char *p, size_t n, char group,
 			   char point);
