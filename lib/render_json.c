@@ -228,23 +228,24 @@ static bool json_key_used(char **keys, size_t upto, const char *name)
 }
 
 /* Whether @name is the own name of a column after @i. */
-static bool json_name_later(const struct render_meta *m, size_t i,
+static bool json_name_later(char *const *names, size_t n, size_t i,
 			    const char *name)
 {
-	for (size_t k = i + 1; k < m->ncols; k++)
-		if (strcmp(m->cols[k].name, name) == 0)
+	for (size_t k = i + 1; k < n; k++)
+		if (strcmp(names[k], name) == 0)
 			return true;
 	return false;
 }
 
 /*
- * The key of column @i: its name, or when an earlier column has it, the
- * name with the first "_N" (N >= 2) that no column uses.
+ * The key of column @i of @n, from the names as written (@names, UTF-8
+ * made valid): its name, or when an earlier column has it, the name
+ * with the first "_N" (N >= 2) that no column uses.
  */
-static char *json_unique_name(const struct render_meta *m, size_t i,
+static char *json_unique_name(char *const *names, size_t n, size_t i,
 			      char **keys)
 {
-	const char *name = m->cols[i].name;
+	const char *name = names[i];
 	struct strbuf sb = STRBUF_INIT;
 
 	if (!json_key_used(keys, i, name))
@@ -254,9 +255,32 @@ static char *json_unique_name(const struct render_meta *m, size_t i,
 		if (strbuf_addf(&sb, "%s_%u", name, k) < 0)
 			return NULL;
 		if (!json_key_used(keys, i, sb.buf) &&
-		    !json_name_later(m, i, sb.buf))
+		    !json_name_later(names, n, i, sb.buf))
 			return strbuf_detach(&sb);
 	}
+}
+
+/*
+ * @name with each byte that starts no UTF-8 character as U+FFFD, as it
+ * is written: two names that differ only there must not share a key.
+ */
+static char *json_valid_name(const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const unsigned char *u = (const unsigned char *)name;
+	size_t n = strlen(name), len;
+	int rc = strbuf_grow(&sb, n);
+
+	for (size_t k = 0; k < n && !rc; k += len ? len : 1) {
+		len = render_utf8_len(u + k, n - k);
+		rc = len ? strbuf_add(&sb, name + k, len)
+			 : strbuf_adds(&sb, RENDER_UTF8_REPLACEMENT);
+	}
+	if (rc) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb);
 }
 
 /* '{"name":' for the first column, ',"name":' for the others. */
@@ -293,31 +317,38 @@ static void json_free_keys(struct render_json *j)
 	free(j->keylens);
 }
 
-static int json_make_keys(struct render_json *j)
+static void json_free_names(char **names, size_t n)
 {
-	size_t n = j->base.m.ncols;
-	char **names = calloc(n ? n : 1, sizeof(*names));
-	int rc = 0;
-
-	j->keys = calloc(n ? n : 1, sizeof(*j->keys));
-	j->keylens = calloc(n ? n : 1, sizeof(*j->keylens));
-	if (!names || !j->keys || !j->keylens) {
-		rc = -ENOMEM;
-		goto out_free_names;
-	}
-	for (size_t i = 0; i < n; i++) {
-		names[i] = json_unique_name(&j->base.m, i, names);
-		j->keys[i] = names[i] ? json_make_key(i, names[i]) : NULL;
-		if (!j->keys[i]) {
-			rc = -ENOMEM;
-			break;
-		}
-		j->keylens[i] = strlen(j->keys[i]);
-	}
-out_free_names:
 	for (size_t i = 0; names && i < n; i++)
 		free(names[i]);
 	free(names);
+}
+
+static int json_make_keys(struct render_json *j)
+{
+	size_t n = j->base.m.ncols;
+	char **valid = calloc(n ? n : 1, sizeof(*valid));
+	char **names = calloc(n ? n : 1, sizeof(*names));
+	int rc = -ENOMEM;
+
+	j->keys = calloc(n ? n : 1, sizeof(*j->keys));
+	j->keylens = calloc(n ? n : 1, sizeof(*j->keylens));
+	if (!valid || !names || !j->keys || !j->keylens)
+		goto out_free_names;
+	for (size_t i = 0; i < n; i++)
+		if (!(valid[i] = json_valid_name(j->base.m.cols[i].name)))
+			goto out_free_names;
+	for (size_t i = 0; i < n; i++) {
+		names[i] = json_unique_name(valid, n, i, names);
+		j->keys[i] = names[i] ? json_make_key(i, names[i]) : NULL;
+		if (!j->keys[i])
+			goto out_free_names;
+		j->keylens[i] = strlen(j->keys[i]);
+	}
+	rc = 0;
+out_free_names:
+	json_free_names(valid, n);
+	json_free_names(names, n);
 	return rc;
 }
 
