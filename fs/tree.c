@@ -198,6 +198,23 @@ static int resolve_report(struct node *n, char *rest)
 	return resolve_files(n, c);
 }
 
+/*
+ * Whether @path has a "." or ".." component.  The kernel never sends
+ * one, but the real paths of history and query folder files are made
+ * from components, so none may climb out of its folder.
+ */
+static bool tree_has_dots(const char *path)
+{
+	for (const char *p = path; *p; p += strspn(p, "/")) {
+		size_t n = strcspn(p, "/");
+
+		if ((n == 1 && p[0] == '.') || (n == 2 && !strncmp(p, "..", 2)))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 int tree_resolve(const char *path, struct node *n)
 {
 	char *rest, *c;
@@ -206,6 +223,8 @@ int tree_resolve(const char *path, struct node *n)
 	memset(n, 0, sizeof(*n));
 	if (snprintf(n->buf, sizeof(n->buf), "%s", path) >= (int)sizeof(n->buf))
 		return -ENAMETOOLONG;
+	if (tree_has_dots(n->buf))
+		return -ENOENT;
 	rest = n->buf;
 	c = tree_next_comp(&rest);
 	if (!c) {
