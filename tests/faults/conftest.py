@@ -110,10 +110,13 @@ def tmpfs():
 
 
 def partial_files(folder):
-    """Files and folders whose names say a write was left half done."""
+    """Files and folders whose names say a write was left half done
+    (a lock file, '.lock', is not one)."""
     out = []
     for root, dirs, files in os.walk(folder):
         for n in dirs + files:
+            if n == ".lock":
+                continue
             if ".tmp" in n or n.startswith(".") or n.endswith("~"):
                 out.append(os.path.join(root, n))
     return out
