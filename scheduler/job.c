@@ -20,6 +20,7 @@
 #include "history.h"
 #include "log.h"
 #include "mailjob.h"
+#include "slotlock.h"
 #include "state.h"
 
 /* snprintf for messages: a long path may cut one, never overflow it. */
@@ -209,6 +210,36 @@ static void record_outcome(const struct job_env *env, struct job *j,
 	}
 }
 
+/* --- [redis]: one host per due run (slotlock.h) ------------------------ */
+
+static void edit_slot(struct state_rec *rec, void *ctx)
+{
+	int64_t slot = *(const int64_t *)ctx;
+
+	if (slot > rec->last_slot)
+		rec->last_slot = slot;
+}
+
+/* Whether this host makes the run due at j->slot; else it is recorded. */
+static bool slot_ours(const struct job_env *env, struct job *j)
+{
+	char who[512] = "", when[64];
+	int64_t slot = j->slot;
+
+	if (slotlock_take(env->conf, j->r->name, slot, who, sizeof(who)) !=
+	    SLOT_OTHER)
+		return true;
+	j->status = JOB_ELSEWHERE;
+	msgf(j->err, sizeof(j->err), "another host makes it: %s", who);
+	local_time(env->zone, slot, when, sizeof(when));
+	log_msg(LOG_INFO, "scheduler",
+		"%s: the run of %s is made by another host (%s)", j->r->name,
+		when, who);
+	/* handled, so a restart here does not make it up */
+	state_update(env->conf->state_dir, j->r->name, edit_slot, &slot, NULL);
+	return false;
+}
+
 void job_run(const struct job_env *env, struct job *j)
 {
 	struct delivery d;
@@ -231,6 +262,8 @@ void job_run(const struct job_env *env, struct job *j)
 		     d.dir, strerror(-lock));
 		return;
 	}
+	if (j->slot && !slot_ours(env, j))
+		goto out_unlock;
 	if (attempt_all(env, j, &d, &attempts) == 0)
 		j->status = JOB_OK;
 	if (j->status == JOB_STOPPED)

@@ -34,8 +34,9 @@ struct job_env {
 enum job_status {
 	JOB_OK,
 	JOB_FAILED,
-	JOB_BUSY,    /* another run of the report holds its lock */
-	JOB_STOPPED, /* the program stopped between attempts */
+	JOB_BUSY,      /* another run of the report holds its lock */
+	JOB_STOPPED,   /* the program stopped between attempts */
+	JOB_ELSEWHERE, /* [redis]: another host makes this due run */
 };
 
 struct job {
