@@ -62,13 +62,7 @@ def test_listing_equals_disk(tree, front):
         assert (g_dir, g_size) == (is_dir, size), rel
 
 
-# XXX: fs/tree.c's getattr of images/ paths calls tree_fill_common after
-# images_getattr, which puts the mount time over the server's times
-# (seconds only). Strict: this fails once that is fixed, to drop it.
-@pytest.mark.parametrize("kind", [
-    pytest.param("daemon", marks=pytest.mark.xfail(
-        strict=True, reason="tree_fill_common overwrites image times")),
-    "tool"])
+@pytest.mark.parametrize("kind", ["daemon", "tool"])
 def test_times_equal_disk(tree, smbd, front_factory, kind):
     f = front_factory(kind, smbd)
     want = disk_view(tree)
