@@ -1015,6 +1015,14 @@ static void conf_set_string(struct conf_parse *p, const struct conf_ent *e,
 			  "'%s' in [%s] is written in the file: keep it in "
 			  "env_file and write ${NAME}",
 			  e->key, p->secs[e->sec].head);
+	if (k->type == CT_PATH && !*val) {
+		/* "" would put state and cache files under "/". */
+		diag_error(p->d, p->path, e->line,
+			   "'%s' in [%s] is empty: give a path", e->key,
+			   p->secs[e->sec].head);
+		conf_wipe_free(val);
+		return;
+	}
 	if (k->type == CT_PATH) {
 		char *full = conf_resolve(p, val);
 
