@@ -77,7 +77,7 @@ void queries_real_path(const struct node *n, char *buf, size_t len)
 static int result_fmt(const char *name)
 {
 	for (int f = 0; f < FMT_COUNT; f++)
-		if (!strcmp(name, result_names[f]))
+		if (result_names[f] && !strcmp(name, result_names[f]))
 			return f;
 	return -1;
 }
@@ -163,7 +163,7 @@ struct inst *queries_inst(const struct node *n, char *err, size_t errlen)
 	spec.title = n->qname;
 	spec.source = n->qsrc->name;
 	spec.sql = text;
-	spec.formats = (1u << FMT_COUNT) - 1;
+	spec.formats = FMT_USER_MASK;
 	spec.ttl = fs.conf->default_ttl;
 	spec.csv = fs.conf->csv_dialect;
 	spec.row_limit = n->qsrc->queries_row_limit;
@@ -261,7 +261,8 @@ int queries_list(const struct node *n, void (*add)(void *, const char *),
 	closedir(d);
 	if (n->kind == N_QDIR) {
 		for (int f = 0; f < FMT_COUNT; f++)
-			add(ctx, result_names[f]);
+			if (result_names[f])
+				add(ctx, result_names[f]);
 		add(ctx, "error.txt");
 	}
 	return 0;

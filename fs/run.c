@@ -127,6 +127,11 @@ static int open_renderers(const struct run_spec *rs, struct drv_conn *c,
 	for (int f = 0; f < FMT_COUNT; f++) {
 		if (!(rs->formats & (1u << f)))
 			continue;
+		if (!rs->paths[f]) {
+			run_fail(res, RUN_ERR_LOCAL, "out of memory");
+			return -1;
+		}
+		meta.html_row_cap = f == FMT_MAIL ? MAIL_BODY_ROWS : 0;
 		out[f] = render_open(f, rs->paths[f], &meta, err, sizeof(err));
 		if (!out[f]) {
 			run_fail(res, RUN_ERR_LOCAL,

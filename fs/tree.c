@@ -72,6 +72,12 @@ char *tree_next_comp(char **p)
 	return s;
 }
 
+/* What a run of @r makes: its formats, and a mail body when it mails. */
+static unsigned report_formats(const struct report *r)
+{
+	return r->formats | (r->nmail ? 1u << FMT_MAIL : 0);
+}
+
 static int report_file_fmt(const struct report *r, const char *comp)
 {
 	size_t n = strlen(r->name);
@@ -80,7 +86,7 @@ static int report_file_fmt(const struct report *r, const char *comp)
 	if (strncmp(comp, r->name, n) != 0 || comp[n] != '.')
 		return -1;
 	fmt = render_fmt_parse(comp + n + 1);
-	if (fmt < 0 || !(r->formats & (1u << fmt)))
+	if (fmt < 0 || !(report_formats(r) & (1u << fmt)))
 		return -1;
 	return fmt;
 }
@@ -298,7 +304,7 @@ static struct inst *report_inst(const struct node *n)
 	    .source = r->source,
 	    .sql = r->odata ? r->odata : r->sql,
 	    .odata = r->odata != NULL,
-	    .formats = r->formats,
+	    .formats = report_formats(r),
 	    .ttl = r->ttl >= 0 ? r->ttl : c->default_ttl,
 	    .csv = r->csv >= 0 ? (enum csv_dialect)r->csv : c->csv_dialect,
 	    .row_limit = 0,
@@ -515,10 +521,10 @@ static void list_history(struct lister *l, const struct node *n)
 static void list_files(struct lister *l, const struct node *n)
 {
 	const struct report *r = n->rep;
-	char name[REPORT_NAME_MAX + 8];
+	char name[REPORT_NAME_MAX + 16];
 
 	for (int f = 0; f < FMT_COUNT; f++) {
-		if (!(r->formats & (1u << f)))
+		if (!(report_formats(r) & (1u << f)))
 			continue;
 		snprintf(name, sizeof(name), "%s.%s", r->name,
 			 render_fmt_ext(f));

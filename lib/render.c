@@ -17,17 +17,14 @@
 #include "util.h"
 
 static const char *const render_exts[FMT_COUNT] = {
-    [FMT_XLSX] = "xlsx",
-    [FMT_CSV] = "csv",
-    [FMT_JSON] = "json",
-    [FMT_HTML] = "html",
+    [FMT_XLSX] = "xlsx", [FMT_CSV] = "csv",	   [FMT_JSON] = "json",
+    [FMT_HTML] = "html", [FMT_MAIL] = "mail.html",
 };
 
 static const struct render_ops *const render_table[FMT_COUNT] = {
-    [FMT_XLSX] = &render_xlsx_ops,
-    [FMT_CSV] = &render_csv_ops,
-    [FMT_JSON] = &render_json_ops,
-    [FMT_HTML] = &render_html_ops,
+    [FMT_XLSX] = &render_xlsx_ops, [FMT_CSV] = &render_csv_ops,
+    [FMT_JSON] = &render_json_ops, [FMT_HTML] = &render_html_ops,
+    [FMT_MAIL] = &render_html_ops,
 };
 
 const char *render_fmt_ext(enum render_fmt f)

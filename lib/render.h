@@ -18,8 +18,14 @@ enum render_fmt {
 	FMT_CSV,
 	FMT_JSON,
 	FMT_HTML,
+	FMT_MAIL, /* "mail.html": HTML cut at html_row_cap, a mail's body */
 	FMT_COUNT,
 };
+
+/* The formats a definition may list; FMT_MAIL is made for mail only. */
+#define FMT_USER_MASK ((1u << FMT_MAIL) - 1)
+/* Rows a mail body shows before "N more rows, all in the attachment". */
+#define MAIL_BODY_ROWS 200
 
 enum csv_dialect {
 	CSV_RFC4180,  /* ',', '.', CRLF, no BOM (RFC 4180) */

@@ -23,7 +23,7 @@
 
 #include "conf.h"
 
-#define REPORT_ALL_FORMATS ((1u << FMT_COUNT) - 1)
+#define REPORT_ALL_FORMATS FMT_USER_MASK
 
 /* ---- the SQL scanner ---- */
 
@@ -445,7 +445,7 @@ static unsigned report_fmt_list(struct report_ctx *x, char *v, int line,
 	     t = strtok_r(NULL, " ,\t", &save)) {
 		int f = render_fmt_parse(t);
 
-		if (f < 0) {
+		if (f < 0 || f == FMT_MAIL) {
 			diag_error(x->d, x->path, line,
 				   "unknown format '%s' in %s: use xlsx, csv, "
 				   "json or html",

@@ -23,6 +23,16 @@
 #include "util.h"
 
 /* snprintf for messages: a long path may cut one, never overflow it. */
+
+/*
+ * The files a run makes: the listed formats and, for a report that
+ * mails, the mount's "<name>.mail.html" body, kept in history with them.
+ */
+static unsigned delivery_formats(const struct delivery *d)
+{
+	return d->r->formats | (d->r->nmail ? 1u << FMT_MAIL : 0);
+}
+
 static void msgf(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -112,7 +122,7 @@ static time_t touch_time(const struct delivery *d)
 	struct stat st;
 
 	for (int f = 0; f < FMT_COUNT; f++) {
-		if (!(d->r->formats & (1u << f)))
+		if (!(delivery_formats(d) & (1u << f)))
 			continue;
 		format_path(d, f, path, sizeof(path));
 		if (stat(path, &st) == 0 && st.st_mtime > newest)
@@ -136,7 +146,7 @@ static int touch_all(struct delivery *d, time_t *touched)
 
 	*touched = touch_time(d);
 	for (int f = 0; f < FMT_COUNT; f++) {
-		if (!(d->r->formats & (1u << f)))
+		if (!(delivery_formats(d) & (1u << f)))
 			continue;
 		format_path(d, f, path, sizeof(path));
 		if (utimensat(AT_FDCWD, path, NULL, 0) < 0) {
@@ -191,7 +201,7 @@ static int copy_all(struct delivery *d, time_t touched,
 	for (int f = 0; f < FMT_COUNT; f++) {
 		int fd, rc;
 
-		if (!(d->r->formats & (1u << f)))
+		if (!(delivery_formats(d) & (1u << f)))
 			continue;
 		fd = open_fresh(d, f, touched);
 		if (fd < 0)
@@ -225,14 +235,15 @@ static int queue_mail(struct delivery *d)
 	struct tm tm;
 
 	for (int f = 0; f < FMT_COUNT; f++) {
-		if (!(d->r->formats & (1u << f)))
+		if (!(delivery_formats(d) & (1u << f)))
 			continue;
 		history_file_of(d, f, paths[f], sizeof(paths[f]));
 		files[f] = paths[f];
 	}
-	/* XXX: the body is the report's HTML as the mount renders it, with
-	 * every row; it should be capped like a mail body needs. */
-	if (d->r->formats & (1u << FMT_HTML))
+	/* The mount renders a mail body, cut at MAIL_BODY_ROWS rows. */
+	if (files[FMT_MAIL])
+		body = files[FMT_MAIL];
+	else if (d->r->formats & (1u << FMT_HTML))
 		body = files[FMT_HTML];
 	tz_localtime(d->zone, d->when, &tm);
 	msgf(date, sizeof(date), "%02d.%02d.%04d", tm.tm_mday, tm.tm_mon + 1,

@@ -54,7 +54,8 @@ def test_run_now_copies_the_report_and_mails_it(setup):
     assert len(stamps(files)) == 1
     stamp = stamps(files)[0]
     assert stamp in {local_stamp("Asia/Tokyo", t) for t in (t0, t1)}
-    assert files == [f"{stamp}.{e}" for e in FORMATS]
+    # A report that mails also keeps the body it mailed.
+    assert files == sorted(f"{stamp}.{e}" for e in FORMATS + ("mail.html",))
     for ext in FORMATS:
         copy = read(os.path.join(s.history("tedarikci"), f"{stamp}.{ext}"))
         assert copy == read(s.m.path(f"reports/tedarikci/tedarikci.{ext}"))
@@ -77,7 +78,8 @@ def test_run_now_copies_the_report_and_mails_it(setup):
     assert msg.msg["Subject"] == \
         f"Tedarikçi bakiyeleri — {day:%d.%m.%Y}"
     p = parts(msg.msg)
-    html = read(os.path.join(s.history("tedarikci"), f"{stamp}.html"))
+    html = read(os.path.join(s.history("tedarikci"), f"{stamp}.mail.html"))
+    assert html == read(s.m.path("reports/tedarikci/tedarikci.mail.html"))
     assert p["html"].replace("\r\n", "\n") == \
         html.decode().replace("\r\n", "\n")
     got = {name: data for name, _, data in p["attachments"]}
@@ -418,9 +420,25 @@ def test_full_state_dir_leaves_nothing_half_written(setup, tmp_path):
         assert s.outbox() == []
         os.unlink(small / "filler")
         s.run_now("big")
-        assert len(s.history_files("big")) == 2
+        assert len(s.history_files("big")) == 3  # csv, json, mail body
         assert len(s.outbox()) == 1
         s.stop()
     finally:
         subprocess.run(["umount", "-l", str(small)], capture_output=True)
         shutil.rmtree(small, ignore_errors=True)
+
+
+def test_mail_body_is_cut_at_the_row_cap(setup):
+    s = setup()
+    s.report("many", formats="csv html", mail="finans@example.com",
+             attach="csv", sql="SELECT g AS id FROM generate_series(1, 450) g")
+    s.start_mount()
+    s.run_now("many")
+    body = read(s.m.path("reports/many/many.mail.html")).decode()
+    full = read(s.m.path("reports/many/many.html")).decode()
+    assert body.count("<tr") < 260 < full.count("<tr")
+    assert "250" in body  # the rows left out are counted
+    s.start_mailer()
+    assert s.smtp.wait_count(1), s.daemons[-1].log()
+    p = parts(s.smtp.received[0].msg)
+    assert p["html"].replace("\r\n", "\n") == body.replace("\r\n", "\n")
