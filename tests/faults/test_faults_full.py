@@ -6,6 +6,7 @@ state_dir gives ENOSPC to the writer; the scheduler's history and the
 mailer's spool keep nothing half-written (no temporary names left)."""
 import errno
 import os
+import subprocess
 import sys
 import time
 
@@ -216,3 +217,33 @@ def test_full_spool_while_delivering(tmp_path, tmpfs):
     finally:
         m.cleanup()
         server.stop()
+
+
+def test_full_spool_scheduler_mail_job(pg, tmp_path, tmpfs):
+    spool = tmpfs("2m")
+    base = str(tmp_path)
+    s = Setup(pg, base)
+    try:
+        # the spool folder the config names is the tiny file system
+        os.makedirs(s.spool, exist_ok=True)
+        subprocess.run(["mount", "--bind", spool.path, s.spool],
+                       check=True)
+        s.report("posta", sql="SELECT id, label FROM big"
+                 " WHERE id <= 20000 ORDER BY id",
+                 mail="finans@example.com", attach="csv")
+        s.start_mount()
+        filler = spool.fill(leave=32 * 1024)
+        r = s.run_now("posta", check=None)
+        assert r.returncode != 0, r.stderr
+        assert NOSPACE in r.stderr, r.stderr
+        assert s.outbox() == []
+        tmp = os.path.join(s.spool, "tmp")
+        assert not os.path.isdir(tmp) or os.listdir(tmp) == []
+        assert partial_files(s.spool) == []
+        os.unlink(filler)
+        s.run_now("posta", check=0)
+        assert len(s.outbox()) == 1
+        assert os.listdir(tmp) == []
+    finally:
+        s.stop()
+        subprocess.run(["umount", "-l", s.spool], capture_output=True)
