@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import generations, partial_files
+from faulttools import generations, partial_files
 from pylib.mount import check_sanitizers, wait_for
 
 pytestmark = pytest.mark.slow

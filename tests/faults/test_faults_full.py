@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import generations, partial_files
+from faulttools import generations, partial_files
 from pylib.mount import exe, wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "mail"))

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BIG_SQL, generations, partial_files
+from faulttools import BIG_SQL, generations, partial_files
 from pylib.mount import wait_for
 
 pytestmark = pytest.mark.slow

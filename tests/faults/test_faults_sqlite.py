@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import partial_files
+from faulttools import partial_files
 from pylib.mount import Mount, exe, wait_for
 
 pytestmark = pytest.mark.slow
