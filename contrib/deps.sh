@@ -22,6 +22,9 @@ tests="postgresql odbc-postgresql redis-server samba smbclient smbnetfs
 tests="$tests libreoffice-calc-nogui time"
 # The Service Layer benchmark compares with curl downloading the pages.
 tests="$tests curl"
+# tests/mount: systemd-analyze and systemd-tmpfiles check the units,
+# man -l renders the man pages.
+tests="$tests systemd man-db"
 case "${1:-all}" in
 demo) pkgs="$build $demo" ;;
 *) pkgs="$build $demo $tests" ;;
