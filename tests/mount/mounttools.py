@@ -256,29 +256,8 @@ def san_env(base, env=None):
     return env
 
 
-def libfuse_only_leaks(text):
-    """True when @text is a LeakSanitizer report whose every leak was
-    allocated by libfuse itself, no frame of ours on its stack: libfuse
-    3.14's threaded loop drops a request in flight when the session
-    ends (seen in the foreground too), which is not ours to fix."""
-    if "ERROR: LeakSanitizer" not in text or "ERROR: AddressSanitizer" \
-            in text or "runtime error:" in text:
-        return False
-    blocks = re.split(r"\n(?=(?:Direct|Indirect) leak of)", text)[1:]
-    for block in blocks:
-        frames = re.findall(r"^\s+#(\d+) 0x[0-9a-f]+ (.*)$", block, re.M)
-        for num, where in frames:
-            if num == "0" or "libfuse3.so" in where or \
-                    "(<unknown module>)" in where:
-                continue
-            if "SUMMARY:" in where:
-                continue
-            return False
-    return bool(blocks)
-
-
 def check_san_logs(base):
-    from pylib.mount import check_sanitizers
+    from pylib.mount import check_sanitizers, libfuse_only_leaks
     for n in sorted(os.listdir(base)):
         if n.startswith(("asan.", "ubsan.")):
             with open(os.path.join(base, n), errors="replace") as f:

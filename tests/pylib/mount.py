@@ -3,6 +3,7 @@ a temporary folder, starts the real daemon in the foreground, waits for
 the mount, and unmounts and stops it afterwards.
 """
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -36,8 +37,32 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:")
 
 
+def libfuse_only_leaks(text):
+    """True when @text is a LeakSanitizer report whose every leak was
+    allocated by libfuse itself, no frame of ours on its stack: libfuse
+    3.14's threaded loop drops a request in flight when the session
+    ends (seen in the foreground too), which is not ours to fix."""
+    if "ERROR: LeakSanitizer" not in text or "ERROR: AddressSanitizer" \
+            in text or "runtime error:" in text:
+        return False
+    blocks = re.split(r"\n(?=(?:Direct|Indirect) leak of)", text)[1:]
+    for block in blocks:
+        frames = re.findall(r"^\s+#(\d+) 0x[0-9a-f]+ (.*)$", block, re.M)
+        for num, where in frames:
+            if num == "0" or "libfuse3.so" in where or \
+                    "(<unknown module>)" in where:
+                continue
+            if "SUMMARY:" in where:
+                continue
+            return False
+    return bool(blocks)
+
+
 def check_sanitizers(log):
-    """Fails when a sanitizer reported anything in a daemon's log."""
+    """Fails when a sanitizer reported anything in a daemon's log, but
+    for libfuse's own leak at unmount (see libfuse_only_leaks)."""
+    if libfuse_only_leaks(log):
+        return
     for mark in SANITIZER_MARKS:
         if mark in log:
             i = log.index(mark)
