@@ -16,6 +16,9 @@
 
 #define CRON_DAY 86400
 #define CRON_YEARS 10
+#define CRON_CYCLE_DAYS 146097 /* the Gregorian calendar repeats */
+#define CRON_ALL_MDAYS 0xfffffffeu
+#define CRON_ALL_WDAYS 0x7f
 
 enum cron_field_id { F_MIN, F_HOUR, F_MDAY, F_MONTH, F_WDAY, F_COUNT };
 
@@ -200,6 +203,43 @@ static bool cron_days_exist(const struct cron *c)
 	return false;
 }
 
+/*
+ * When a day must match both day fields (one of them written with '*',
+ * as in "*\/2"), the days may come together only every few decades:
+ * Feb 29 on a Sunday is 28 years apart.  cron_next() looks ten years
+ * ahead, so over the calendar's 400-year cycle no two matching days may
+ * lie further apart than that.  (With both fields plain, any week has
+ * one; with one field plain, cron_days_exist() is enough.)
+ */
+static bool cron_days_often(const struct cron *c)
+{
+	int64_t first = -1, prev = -1, gap = 0;
+
+	for (int64_t y = 2000; y < 2400; y++) {
+		for (int m = 1; m <= 12; m++) {
+			if (!(c->month & (1u << m)))
+				continue;
+			for (int d = 1; d <= tz_month_days(y, m); d++) {
+				int64_t day = tz_days_from_civil(y, m, d);
+
+				if (!(c->mday & (1u << d)) ||
+				    !cron_day_matches(c, m, d, tz_weekday(day)))
+					continue;
+				if (first < 0)
+					first = day;
+				else if (day - prev > gap)
+					gap = day - prev;
+				prev = day;
+			}
+		}
+	}
+	if (first < 0)
+		return false;
+	if (first + CRON_CYCLE_DAYS - prev > gap)
+		gap = first + CRON_CYCLE_DAYS - prev;
+	return gap <= CRON_YEARS * 365;
+}
+
 static int cron_fields_parse(struct cron *c, const char *text, char *err,
 			     size_t errlen)
 {
@@ -280,6 +320,14 @@ int cron_parse(struct cron *c, const char *text, char *err, size_t errlen)
 		snprintf(err, errlen,
 			 "schedule \"%s\": the day-of-month never falls in "
 			 "the listed months",
+			 text);
+		return -1;
+	}
+	if ((c->mday_star || c->wday_star) && c->mday != CRON_ALL_MDAYS &&
+	    c->wday != CRON_ALL_WDAYS && !cron_days_often(c)) {
+		snprintf(err, errlen,
+			 "schedule \"%s\": its day-of-month and day-of-week "
+			 "meet less than once in ten years",
 			 text);
 		return -1;
 	}

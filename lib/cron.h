@@ -40,8 +40,9 @@ struct cron {
  * 5-max/10); month names jan-dec and weekday names sun-sat (7 is also
  * Sunday), in any case; or one of @yearly @annually @monthly @weekly
  * @daily @midnight @hourly.  A schedule that can never run ("0 0 30 2
- * *") is an error too.  Returns 0, or -1 with a message in @err naming
- * the field (the caller adds FILE:LINE).
+ * *"), or runs less than once in ten years ("0 0 29 2 *\/7": Feb 29
+ * on a Sunday), is an error too.  Returns 0, or -1 with a message in
+ * @err naming the field (the caller adds FILE:LINE).
  */
 int cron_parse(struct cron *c, const char *text, char *err, size_t errlen);
 
