@@ -81,7 +81,7 @@ def test_sigkill_with_readers_auto_unmount(mount, pg):
     fast, slow = readers_inside(m)
     size = os.fstat(fast.fileno()).st_size
     kill_daemon(m)
-    slow.join(5)
+    slow.join(10)
     assert slow.done, "an open hung after the daemon died"
     assert slow.error.errno in GONE, slow.error
     with pytest.raises(OSError) as e:
@@ -90,7 +90,7 @@ def test_sigkill_with_readers_auto_unmount(mount, pg):
     assert e.value.errno in GONE
     close_gone(fast)
     # auto_unmount: the mount point is an ordinary folder again
-    assert wait_for(lambda: not os.path.ismount(m.mnt), 5)
+    assert wait_for(lambda: not os.path.ismount(m.mnt), 15)
     assert os.listdir(m.mnt) == []
     # the finished snapshot is there; the killed run's folder may be
     assert partial_files(m.cache) == []
@@ -113,7 +113,7 @@ def test_sigkill_without_auto_unmount_then_remount(mount, pg):
     m.start()
     fast, slow = readers_inside(m)
     kill_daemon(m)
-    slow.join(5)
+    slow.join(10)
     assert slow.done and slow.error.errno in GONE, slow.error
     close_gone(fast)
     # without auto_unmount the dead mount stays until it is unmounted:
