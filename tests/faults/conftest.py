@@ -3,6 +3,7 @@ module (some tests kill it), a mount factory over a 'pg' source and
 tiny tmpfs file systems.  Set SAPB1FS_BUILD to the build folder
 (default: build)."""
 import os
+import subprocess
 import sys
 
 import pytest
@@ -39,6 +40,9 @@ def mount(pg):
 
     yield make
     for m in mounts:
+        if m.proc is None:  # killed by the test: leave no dead mount
+            subprocess.run(["fusermount3", "-u", "-z", m.mnt],
+                           capture_output=True)
         m.stop()
     pg.psql("UPDATE knob SET s = 0", db="rep", check=False)
 
