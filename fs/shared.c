@@ -621,27 +621,35 @@ bool shared_run_begin(struct shared_run *sr)
 
 /* --- storing a run ---------------------------------------------------- */
 
-/* Uploads @fd's @size bytes under @key; 0, or -1. */
-static int upload(struct rds_conn *c, const char *key, int fd, int64_t size,
-		  char *buf, long long px)
+/* 0 for a reply of @type; an error reply of the server is logged. */
+static int upload_reply(redisReply *r, int type, const char *what)
 {
-	redisReply *r = rds_cmd(c, "SET %s %b PX %lld", key, "", (size_t)0, px);
-	int64_t off = 0;
-	int rc = r && r->type == REDIS_REPLY_STATUS ? 0 : -1;
+	int rc = r && r->type == type ? 0 : -1;
 
+	if (r && r->type == REDIS_REPLY_ERROR)
+		log_msg(LOG_WARNING, "shared", "cannot store %s in redis: %s",
+			what, r->str);
 	if (r)
 		freeReplyObject(r);
+	return rc;
+}
+
+/* Uploads @fd's @size bytes under @key (a file of @what); 0, or -1. */
+static int upload(struct rds_conn *c, const char *what, const char *key, int fd,
+		  int64_t size, char *buf, long long px)
+{
+	redisReply *r = rds_cmd(c, "SET %s %b PX %lld", key, "", (size_t)0, px);
+	int rc = upload_reply(r, REDIS_REPLY_STATUS, what);
+	int64_t off = 0;
+
 	while (rc == 0 && off < size) {
 		ssize_t n = pread(fd, buf, SHARED_CHUNK, off);
 
 		if (n <= 0)
 			return -1;
 		r = rds_cmd(c, "APPEND %s %b", key, buf, (size_t)n);
-		if (!r || r->type != REDIS_REPLY_INTEGER)
-			rc = -1;
+		rc = upload_reply(r, REDIS_REPLY_INTEGER, what);
 		off += n;
-		if (r)
-			freeReplyObject(r);
 	}
 	return rc;
 }
@@ -788,6 +796,22 @@ static bool store_open(const struct shared_run *sr, struct stored *st)
 	return true;
 }
 
+/* Removes what a store that did not commit left (they expire anyway). */
+static void tmp_drop(struct rds_conn *c, const struct shared_run *sr,
+		     const struct stored *st)
+{
+	for (int f = 0; f < FMT_COUNT; f++) {
+		redisReply *r;
+
+		if (!(sr->formats & (1u << f)) || !st->tmp[f][0])
+			continue;
+		r = rds_cmd(c, "DEL %s", st->tmp[f]);
+		if (!r)
+			return;
+		freeReplyObject(r);
+	}
+}
+
 static void store(struct rds_conn *c, struct shared_run *sr, time_t started,
 		  uint64_t rows, bool truncated)
 {
@@ -811,7 +835,8 @@ static void store(struct rds_conn *c, struct shared_run *sr, time_t started,
 			continue;
 		key_tmp(st->tmp[f], sr, st->gen, f);
 		key_snap(st->dst[f], sr, f);
-		rc = upload(c, st->tmp[f], st->fd[f], st->size[f], buf, px);
+		rc = upload(c, sr->key, st->tmp[f], st->fd[f], st->size[f], buf,
+			    px);
 	}
 	if (rc == 0)
 		rc = commit(c, sr, st, started, rows, truncated);
@@ -821,6 +846,8 @@ static void store(struct rds_conn *c, struct shared_run *sr, time_t started,
 		COUNT(n_skipped); /* touched while it ran */
 	else
 		COUNT(n_store_failed);
+	if (rc != 1)
+		tmp_drop(c, sr, st);
 out_close:
 	for (int f = 0; f < FMT_COUNT; f++)
 		if (st->fd[f] >= 0)

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "log.h"
 #include "render.h"
 #include "util.h"
 
@@ -94,7 +95,10 @@ void shared_metrics(struct strbuf *sb);
 
 static inline int shared_init(const struct conf *c)
 {
-	(void)c;
+	if (c->redis_url)
+		log_msg(LOG_WARNING, "shared",
+			"[redis] is set, but this build has no hiredis: "
+			"this host runs alone");
 	return 0;
 }
 static inline void shared_shutdown(void)

@@ -52,6 +52,13 @@ run_suite() { # name build-dir meson-setup-args...
 }
 
 run_suite plain build
+# A short fuzz run of every parser (tests/fuzz/run-fuzz.sh, clang),
+# SAPB1FS_FUZZ_SECONDS per target: 3 by default, 0 leaves it out.
+fuzz_secs=${SAPB1FS_FUZZ_SECONDS:-3}
+if [ "$fuzz_secs" -gt 0 ]; then
+	echo "=== fuzz: each parser for ${fuzz_secs}s (build-fuzz)"
+	sh tests/fuzz/run-fuzz.sh "$fuzz_secs" || [ $? -eq 77 ] || status=1
+fi
 if [ "$quick" = no ]; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0

@@ -4,7 +4,10 @@ without waiting on Redis past its timeout, each host must log the outage
 once, and sharing must resume by itself."""
 import json
 import os
+import threading
 import time
+
+import pytest
 
 from pylib.mount import wait_for
 from redistools import RedisServer, free_port
@@ -150,6 +153,7 @@ def test_lock_of_a_dead_host_expires(hosts, pg, redis):
     assert 'sapb1fs_redis_locks_total{result="taken"} 1' in prom
 
 
+@pytest.mark.slow
 def test_long_run_keeps_its_lock(hosts, pg, redis):
     """A run longer than the lock's life renews it: the other host waits
     for it instead of running the query too."""
@@ -161,7 +165,6 @@ def test_long_run_keeps_its_lock(hosts, pg, redis):
     def read_on(m):
         out[m.dir] = read(m.path("reports/long/long.csv"))
 
-    import threading
     ta = threading.Thread(target=read_on, args=(a,))
     ta.start()
     assert wait_for(lambda: pg.statements("rd-long-1") == 1, 10)
@@ -172,3 +175,25 @@ def test_long_run_keeps_its_lock(hosts, pg, redis):
     tb.join(40)
     assert out[a.dir] == out[b.dir]
     assert pg.statements("rd-long-1") == 1
+
+
+def test_full_redis_is_logged_and_each_host_runs(hosts, pg, redis):
+    used = int(next(line.split(":")[1] for line in
+                    redis.cli("INFO", "memory").splitlines()
+                    if line.startswith("used_memory:")))
+    # Room for the lock and a part of the files, not for all of them.
+    redis.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
+    redis.cli("CONFIG", "SET", "maxmemory", str(used + 400_000))
+    sql = "SELECT /* rd-full-1 */ id, label, amount FROM big ORDER BY id"
+    a, b = hosts({"full": ({"formats": "csv json"}, sql)})
+    data = read(a.path("reports/full/full.csv"))
+    assert wait_for(lambda: "cannot store reports/full" in a.log(), 10)
+    assert "OOM" in a.log()
+    assert read(b.path("reports/full/full.csv")) == data
+    assert pg.statements("rd-full-1") == 2
+    # Nothing half-stored is left to be taken.
+    assert not redis.keys("sapb1fs:snap:*")
+    assert not redis.keys("sapb1fs:tmp:*")
+    assert not redis.keys("sapb1fs:lock:*")
+    for m in (a, b):
+        assert "redis down" not in m.log()

@@ -239,3 +239,51 @@ def test_wrong_password_goes_on_alone(hosts, pg):
             assert health(m)["redis"]["up"] is False
     finally:
         server.stop()
+
+
+def resident_pages(fd_size):
+    """(pages in the kernel's page cache, pages) of an open file, by
+    mincore(2) on a fresh read-only mapping of it."""
+    import ctypes
+    import mmap
+    fd, size = fd_size
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_int, ctypes.c_long)
+    libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t,
+                             ctypes.c_char_p)
+    libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+    addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+    assert addr not in (None, ctypes.c_void_p(-1).value)
+    pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+    vec = ctypes.create_string_buffer(pages)
+    try:
+        assert libc.mincore(addr, size, vec) == 0
+        return sum(b & 1 for b in vec.raw), pages
+    finally:
+        libc.munmap(addr, size)
+
+
+def test_touch_on_a_drops_b_kernel_pages(hosts, pg):
+    sql = "SELECT /* rd-pages-1 */ id, label FROM big ORDER BY id"
+    a, b = hosts({"pc": ({"formats": "csv"}, sql)})
+    read(a.path("reports/pc/pc.csv"))
+    path = b.path("reports/pc/pc.csv")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size)
+        assert len(data) == size
+        resident, pages = resident_pages((fd, size))
+        assert resident == pages  # B's page cache holds the file
+        os.utime(a.path("reports/pc/pc.csv"))
+        assert wait_for(lambda: metrics(b).get(
+            'sapb1fs_redis_events_total{event="stale"}', 0) >= 1, 10)
+        # B's thread dropped the kernel's pages of the touched file.
+        assert wait_for(lambda: resident_pages((fd, size))[0] == 0, 5)
+        # The open handle still reads its own snapshot, whole.
+        assert os.pread(fd, size, 0) == data
+    finally:
+        os.close(fd)
+    assert pg.statements("rd-pages-1") == 1
