@@ -604,6 +604,8 @@ bool shared_run_begin(struct shared_run *sr)
 			COUNT(n_lock_waited);
 		waited = true;
 		left = deadline - now_mono_ms();
+		if (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE))
+			break; /* unmounting: do not wait for other hosts */
 		if (left <= 0) {
 			COUNT(n_lock_timeout);
 			log_msg(LOG_WARNING, "shared",
