@@ -230,8 +230,9 @@ struct conf_parse {
 	struct conf_var *vars;
 	size_t nvars;
 	bool env_loaded;
-	bool env_failed;  /* named but refused: its names are not missing */
-	unsigned errors0; /* d->errors before this file */
+	bool env_failed; /* named but refused: its names are not missing */
+	const char *env_shown; /* env_file for messages: never expanded */
+	unsigned errors0;      /* d->errors before this file */
 	bool oom;
 };
 
@@ -718,7 +719,7 @@ static void conf_undefined(struct conf_parse *p, int line, const char *name)
 		diag_error(p->d, p->path, line,
 			   "${%s} is set neither in the environment nor in "
 			   "env_file %s",
-			   name, p->c->env_file);
+			   name, p->env_shown);
 	else
 		diag_error(p->d, p->path, line,
 			   "${%s} is not set in the environment, and no "
@@ -804,8 +805,7 @@ static int conf_var_add(struct conf_parse *p, const char *name, size_t nlen,
 }
 
 /* One line of the env_file; NAME=value, "export NAME=value" or a comment. */
-static void conf_env_line(struct conf_parse *p, const char *envpath, char *s,
-			  int line)
+static void conf_env_line(struct conf_parse *p, char *s, int line)
 {
 	char *eq, *name, *value;
 	size_t vlen;
@@ -834,11 +834,10 @@ static void conf_env_line(struct conf_parse *p, const char *envpath, char *s,
 	return;
 out_bad:
 	/* The line may hold a secret: it is never quoted. */
-	diag_error(p->d, envpath, line, "expected NAME=value");
+	diag_error(p->d, p->env_shown, line, "expected NAME=value");
 }
 
-static void conf_env_parse(struct conf_parse *p, const char *envpath,
-			   char *text)
+static void conf_env_parse(struct conf_parse *p, char *text)
 {
 	int line = 0;
 	char *s = text;
@@ -849,7 +848,7 @@ static void conf_env_parse(struct conf_parse *p, const char *envpath,
 
 		if (nl)
 			*nl = '\0';
-		conf_env_line(p, envpath, s, ++line);
+		conf_env_line(p, s, ++line);
 		s = nl ? nl + 1 : NULL;
 	}
 }
@@ -887,29 +886,30 @@ static void conf_env_load(struct conf_parse *p, const char *envpath, int line)
 	fd = open(envpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		diag_error(p->d, p->path, line, "cannot open env_file %s: %s",
-			   envpath, strerror(errno));
+			   p->env_shown, strerror(errno));
 		return;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		diag_error(p->d, p->path, line,
-			   "env_file %s is not a regular file", envpath);
+			   "env_file %s is not a regular file", p->env_shown);
 		goto out_close;
 	}
 	if (st.st_mode & 077) {
 		diag_error(p->d, p->path, line,
 			   "env_file %s has mode %04o: group or others can "
 			   "read its secrets; run chmod 600 %s",
-			   envpath, (unsigned)(st.st_mode & 07777), envpath);
+			   p->env_shown, (unsigned)(st.st_mode & 07777),
+			   p->env_shown);
 		goto out_close;
 	}
 	rc = conf_fd_read(fd, &sb);
 	if (rc < 0) {
 		diag_error(p->d, p->path, line, "cannot read env_file %s: %s",
-			   envpath, strerror(-rc));
+			   p->env_shown, strerror(-rc));
 		goto out_wipe;
 	}
 	if (sb.buf)
-		conf_env_parse(p, envpath, sb.buf);
+		conf_env_parse(p, sb.buf);
 	p->env_loaded = true;
 out_wipe:
 	if (sb.buf)
@@ -962,6 +962,7 @@ static void conf_env_setup(struct conf_parse *p)
 		p->oom = true;
 		return;
 	}
+	p->env_shown = strstr(e->raw, "${") ? e->raw : p->c->env_file;
 	conf_env_load(p, p->c->env_file, e->line);
 	p->env_failed = !p->env_loaded;
 }
@@ -1220,9 +1221,9 @@ static void conf_entry_apply(struct conf_parse *p, size_t i)
 
 /* ---- whole-file checks ---- */
 
-/* The line of @key in the section of @kind and @idx, or its header's. */
-static int conf_key_line(struct conf_parse *p, int kind, size_t idx,
-			 const char *key, int fallback)
+/* The line setting @key in the section of @kind and @idx, or NULL. */
+static const struct conf_ent *conf_key_ent(struct conf_parse *p, int kind,
+					   size_t idx, const char *key)
 {
 	for (size_t i = 0; i < p->nents; i++) {
 		const struct conf_ent *e = &p->ents[i];
@@ -1233,9 +1234,27 @@ static int conf_key_line(struct conf_parse *p, int kind, size_t idx,
 		s = &p->secs[e->sec];
 		if (s->kind == kind && s->idx == idx &&
 		    strcasecmp(e->key, key) == 0)
-			return e->line;
+			return e;
 	}
-	return fallback;
+	return NULL;
+}
+
+/* The line of @key in the section of @kind and @idx, or its header's. */
+static int conf_key_line(struct conf_parse *p, int kind, size_t idx,
+			 const char *key, int fallback)
+{
+	const struct conf_ent *e = conf_key_ent(p, kind, idx, key);
+
+	return e ? e->line : fallback;
+}
+
+/* @key's value as written in the file (never expanded), for messages. */
+static const char *conf_key_raw(struct conf_parse *p, int kind, size_t idx,
+				const char *key)
+{
+	const struct conf_ent *e = conf_key_ent(p, kind, idx, key);
+
+	return e ? e->raw : "";
 }
 
 static bool conf_empty(const char *s)
@@ -1279,8 +1298,8 @@ static void conf_check_source(struct conf_parse *p, size_t i)
 		diag_error(p->d, p->path, line,
 			   "unknown driver '%s' in [%s]: known are %s, %s "
 			   "and %s",
-			   s->driver, what, conf_drivers[0], conf_drivers[1],
-			   conf_drivers[2]);
+			   conf_key_raw(p, SEC_SOURCE, i, "driver"), what,
+			   conf_drivers[0], conf_drivers[1], conf_drivers[2]);
 	}
 }
 
@@ -1353,7 +1372,7 @@ static void conf_check_global(struct conf_parse *p)
 	    access(zone, R_OK) < 0)
 		diag_warn(p->d, p->path, line,
 			  "timezone '%s' is not in /usr/share/zoneinfo",
-			  c->timezone);
+			  conf_key_raw(p, SEC_GLOBAL, 0, "timezone"));
 }
 
 static void conf_check(struct conf_parse *p)

@@ -124,6 +124,9 @@ def conf_seeds():
     put("conf", "durations", "[mailer]\nretry_first = 1d\nretry_max = 2h\n"
         "max_age = 99999999999999999999\nmax_size = 1t\n"
         "[scheduler]\nretry = 0\ncatch_up = 0\nhistory_keep = 0\n")
+    put("conf", "secret-in-checked-values", "[global]\n"
+        "env_file = ${FUZZ_SECRET}/x.env\ntimezone = x${FUZZ_SECRET}\n"
+        "[source s]\ndriver = ${FUZZ_SECRET}\n")
     put("conf", "share-redis", "[share p]\nurl = http://x\n[redis]\n"
         "[smtp]\nurl = ftp://x\ntls = maybe\n[global]\n"
         "timezone = ../../etc/passwd\nlog_level = loud\n")
