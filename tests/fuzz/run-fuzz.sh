@@ -9,9 +9,10 @@
 #   tests/fuzz/run-fuzz.sh [SECONDS] [TARGET...]
 #
 #   FUZZ_BUILD=DIR  build folder (default build-fuzz, in the source tree)
-#   FUZZ_MERGE=1    afterwards fold what was found into the corpus,
-#                   minimized (libFuzzer -merge=1); seed-* and crash-*
-#                   files always stay
+#   FUZZ_MERGE=1    afterwards replace the corpus by the fewest inputs
+#                   that reach every edge the corpus and the new inputs
+#                   reached (libFuzzer -set_cover_merge=1, without hit
+#                   counts); seed-* and crash-* files always stay
 set -eu
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -62,7 +63,8 @@ for t in $targets; do
 		cp "$corpus/$t"/seed-* "$keep"/ 2>/dev/null || true
 		cp "$corpus/$t"/crash-* "$keep"/ 2>/dev/null || true
 		# shellcheck disable=SC2086
-		if "$build/tests/fuzz/fuzz_$t" -merge=1 -timeout=10 $dict \
+		if "$build/tests/fuzz/fuzz_$t" -set_cover_merge=1 \
+			-use_counters=0 -timeout=10 $dict \
 			"$keep" "$corpus/$t" "$scratch/$t" \
 			>"$scratch/$t.merge.log" 2>&1; then
 			rm -f "$corpus/$t"/*
