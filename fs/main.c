@@ -28,6 +28,7 @@
 #include "log.h"
 #include "shared.h"
 #include "snap.h"
+#include "tree.h"
 #include "source.h"
 #ifdef HAVE_IMAGES
 #include "images.h"
@@ -453,6 +454,7 @@ static int setup(const char *config_path, bool foreground)
 
 static void teardown(void)
 {
+	tree_release_all();
 #ifdef HAVE_IMAGES
 	images_shutdown();
 #endif
@@ -513,6 +515,8 @@ int main(int argc, char *argv[])
 	const char *config;
 	sigset_t set;
 	int rc = 1;
+
+	process_protect();
 
 	if (argc >= 2 && !strcmp(argv[1], "--check-config"))
 		return check_config(argc >= 3 ? argv[2] : CONF_DEFAULT_PATH);

@@ -266,8 +266,13 @@ int run_execute(const struct run_spec *rs, struct run_result *res)
 		rc = run_on(rs, c, deadline, res);
 		source_release(rs->src, c,
 			       rc == DRV_ERR_CONN || rc == DRV_ERR_TIMEOUT);
-		if (rc != DRV_ERR_CONN || now_mono_ms() >= deadline)
+		if (rc != DRV_ERR_CONN || now_mono_ms() >= deadline ||
+		    attempt == 1)
 			break;
+		log_msg(LOG_WARNING, "run",
+			"%s: link to source %s lost (%s); trying once more on "
+			"a new connection",
+			rs->label, cs->name, res->err);
 	}
 	res->ms = now_mono_ms() - start;
 	if (rc == DRV_OK) {

@@ -83,6 +83,7 @@ struct inst {
 	uint64_t pc_gen[FMT_COUNT];
 	int pc_open[FMT_COUNT];
 	uint64_t cached_gen[FMT_COUNT];
+	off_t pc_size[FMT_COUNT]; /* size of pc_gen's file */
 	uint64_t runs, failures;
 	int64_t last_ms;
 	uint64_t last_rows;
@@ -439,7 +440,13 @@ struct inst *inst_ensure(const char *key, const struct inst_spec *ispec)
 void inst_stat(struct inst *in, int fmt, off_t *size, time_t *mtime)
 {
 	pthread_mutex_lock(&lock);
-	*size = in->last_size[fmt];
+	/*
+	 * The kernel keeps one size per inode and takes it from every
+	 * answer: while a handle reads a snapshot through the page cache,
+	 * that snapshot's size is the only one given, or its reads would
+	 * be cut or padded.  Newer handles read direct and need no size.
+	 */
+	*size = in->pc_open[fmt] > 0 ? in->pc_size[fmt] : in->last_size[fmt];
 	*mtime = in->last_mtime;
 	pthread_mutex_unlock(&lock);
 }
@@ -844,6 +851,7 @@ int inst_open(struct inst *in, int fmt, struct snap_handle *h)
 		h->keep_cache = in->cached_gen[fmt] == s->gen;
 		in->cached_gen[fmt] = s->gen;
 		in->pc_gen[fmt] = s->gen;
+		in->pc_size[fmt] = s->size[fmt];
 		in->pc_open[fmt]++;
 	}
 	pthread_mutex_unlock(&lock);

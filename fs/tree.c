@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ enum fh_kind {
 };
 
 struct fh {
+	struct fh *prev, *next; /* every open handle, for the unmount */
 	enum fh_kind kind;
 	struct inst *inst;
 	struct snap_handle sh;
@@ -43,6 +45,31 @@ struct fh {
 	int fd;
 	uint64_t image_fh;
 };
+
+/*
+ * The kernel may send a RELEASE after the daemon was told to stop; the
+ * handles it never released are let go at unmount (tree_release_all).
+ */
+static pthread_mutex_t fh_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fh fh_list = {.prev = &fh_list, .next = &fh_list};
+
+static void fh_track(struct fh *h)
+{
+	pthread_mutex_lock(&fh_lock);
+	h->next = fh_list.next;
+	h->prev = &fh_list;
+	fh_list.next->prev = h;
+	fh_list.next = h;
+	pthread_mutex_unlock(&fh_lock);
+}
+
+static void fh_untrack(struct fh *h)
+{
+	pthread_mutex_lock(&fh_lock);
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+	pthread_mutex_unlock(&fh_lock);
+}
 
 void node_release(struct node *n)
 {
@@ -465,8 +492,11 @@ static int op_getattr(const char *path, struct stat *st,
 	if (rc < 0)
 		return rc;
 	rc = node_getattr(path, &n, st);
-	/* An open handle answers for its own snapshot (fstat). */
-	if (rc == 0 && h && h->kind == FH_SNAP) {
+	/*
+	 * An open handle answers for its own snapshot (fstat), unless it
+	 * reads direct beside an older page-cache snapshot (see inst_stat).
+	 */
+	if (rc == 0 && h && h->kind == FH_SNAP && !h->sh.direct_io) {
 		st->st_size = h->sh.size;
 		st->st_blocks = (st->st_size + 511) / 512;
 	} else if (rc == 0 && h && h->kind == FH_BUF) {
@@ -759,6 +789,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		free(h);
 		return rc;
 	}
+	fh_track(h);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
 }
@@ -826,11 +857,9 @@ static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 	return 0;
 }
 
-static int op_release(const char *path, struct fuse_file_info *fi)
+static void fh_free(struct fh *h, const struct fuse_file_info *fi)
 {
-	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
-
-	(void)path;
+	(void)fi; /* only images need it */
 	switch (h->kind) {
 	case FH_SNAP:
 		inst_close(h->inst, &h->sh);
@@ -853,7 +882,29 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	}
 	free(h->buf);
 	free(h);
+}
+
+static int op_release(const char *path, struct fuse_file_info *fi)
+{
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+
+	(void)path;
+	fh_untrack(h);
+	fh_free(h, fi);
 	return 0;
+}
+
+void tree_release_all(void)
+{
+	struct fuse_file_info fi;
+
+	memset(&fi, 0, sizeof(fi));
+	while (fh_list.next != &fh_list) {
+		struct fh *h = fh_list.next;
+
+		fh_untrack(h);
+		fh_free(h, &fi);
+	}
 }
 
 /* touch on a report file (or its folder) asks for a fresh run. */
@@ -954,6 +1005,7 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		free(h);
 		return rc;
 	}
+	fh_track(h);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
 }

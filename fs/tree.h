@@ -58,6 +58,9 @@ struct node {
 	char buf[PATH_MAX];
 };
 
+/* Lets go of the handles the kernel never released (at unmount). */
+void tree_release_all(void);
+
 /* Resolves @path; 0, or -ENOENT and friends.  node_release() after. */
 int tree_resolve(const char *path, struct node *n);
 void node_release(struct node *n);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -354,4 +356,12 @@ int64_t now_mono_ms(void)
 int64_t now_real_ms(void)
 {
 	return clock_ms(CLOCK_REALTIME);
+}
+
+void process_protect(void)
+{
+	struct rlimit nocore = {0, 0};
+
+	setrlimit(RLIMIT_CORE, &nocore);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }

@@ -81,6 +81,12 @@ bool str_has_suffix(const char *s, const char *suffix);
 uint64_t hash64(const void *data, size_t len);
 uint64_t hash64_str(const char *s);
 
+/*
+ * Keeps this process out of core dumps and ptrace by other users: a
+ * core would hold passwords and every group's report data.
+ */
+void process_protect(void);
+
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in milliseconds. */
 int64_t now_mono_ms(void);
 int64_t now_real_ms(void);

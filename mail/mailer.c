@@ -693,6 +693,8 @@ int main(int argc, char **argv)
 	struct mailer m = {.ino_fd = -1, .sig_fd = -1, .lock_fd = -1};
 	int status = 1;
 
+	process_protect();
+
 	log_init("sapb1fs-mailer", true);
 	if (parse_options(&o, argc, argv) < 0)
 		return EXIT_USAGE;

@@ -397,6 +397,8 @@ int main(int argc, char **argv)
 	struct tz *z = NULL;
 	int status = 1;
 
+	process_protect();
+
 	log_init("sapb1fs-scheduler", true);
 	if (parse_options(&o, argc, argv) < 0)
 		return EXIT_USAGE;

@@ -340,8 +340,6 @@ def core_limit(pid):
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="the daemon does not turn core "
-                   "dumps off yet (RLIMIT_CORE 0, PR_SET_DUMPABLE 0)")
 def test_no_core_dumps_with_secrets(mount):
     # A core of the daemon would hold the password and report data.
     # Started the way systemd or a shell with cores on would start it,
