@@ -7,8 +7,9 @@
  * Encoding, reversible and documented in docs/reports.md: '%' and '/'
  * become %25 and %2F, bytes below 0x20 and 0x7f become %XX, a leading
  * '.' becomes %2E, an empty value is "%00"; a name longer than 200 bytes
- * is cut at a character boundary and ends in "%~" and 16 hex digits of
- * the value's hash.  Turkish and other UTF-8 text stays as it is.
+ * is cut at a character boundary outside any %XX and ends in "%~" and 16
+ * hex digits of the value's hash.  Turkish and other UTF-8 text stays as
+ * it is.  param_encode() and param_lookup() live in paramname.c.
  */
 #ifndef SAPB1_FS_PARAMS_H
 #define SAPB1_FS_PARAMS_H
