@@ -9,7 +9,7 @@
 #ifndef SAPB1_FS_H
 #define SAPB1_FS_H
 
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312
 #include <fuse.h>
 #include <stdbool.h>
 #include <sys/types.h>

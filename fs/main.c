@@ -494,7 +494,11 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *co)
 	lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, co->clone_fd);
 	fuse_loop_cfg_set_max_threads(lc, (unsigned)fs.conf->max_threads);
-	fuse_loop_cfg_set_idle_threads(lc, 10);
+	/*
+	 * The idle-thread limit stays libfuse's default, none: a limit
+	 * below the requests in flight (read-ahead sends several at once)
+	 * makes it start and end a thread for nearly every request.
+	 */
 	rc = co->singlethread ? fuse_loop(f) : fuse_loop_mt(f, lc);
 	fuse_loop_cfg_destroy(lc);
 	shared_detach();
