@@ -683,16 +683,17 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 
 /* --- files ------------------------------------------------------------ */
 
-static int open_report(const struct node *n, struct fuse_file_info *fi,
-		       struct fh *h)
+/* A report or query result: a snapshot of @in; ENOMEM/EIO without one. */
+static int open_snapshot(struct inst *in, int fmt, struct fuse_file_info *fi,
+			 struct fh *h, int missing)
 {
 	int rc;
 
 	h->kind = FH_SNAP;
-	h->inst = report_inst(n);
-	if (!h->inst)
-		return -ENOMEM;
-	rc = inst_open(h->inst, n->fmt, &h->sh);
+	h->inst = in;
+	if (!in)
+		return missing;
+	rc = inst_open(in, fmt, &h->sh);
 	if (rc < 0)
 		return rc;
 	fi->keep_cache = h->sh.keep_cache;
@@ -700,22 +701,19 @@ static int open_report(const struct node *n, struct fuse_file_info *fi,
 	return 0;
 }
 
+static int open_report(const struct node *n, struct fuse_file_info *fi,
+		       struct fh *h)
+{
+	return open_snapshot(report_inst(n), n->fmt, fi, h, -ENOMEM);
+}
+
 static int open_result(const struct node *n, struct fuse_file_info *fi,
 		       struct fh *h)
 {
 	char err[256];
-	int rc;
 
-	h->kind = FH_SNAP;
-	h->inst = queries_inst(n, err, sizeof(err));
-	if (!h->inst)
-		return -EIO;
-	rc = inst_open(h->inst, n->fmt, &h->sh);
-	if (rc < 0)
-		return rc;
-	fi->keep_cache = h->sh.keep_cache;
-	fi->direct_io = h->sh.direct_io;
-	return 0;
+	return open_snapshot(queries_inst(n, err, sizeof(err)), n->fmt, fi, h,
+			     -EIO);
 }
 
 static int open_node(const struct node *n, struct fuse_file_info *fi,
