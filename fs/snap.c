@@ -83,7 +83,8 @@ struct inst {
 	uint64_t pc_gen[FMT_COUNT];
 	int pc_open[FMT_COUNT];
 	uint64_t cached_gen[FMT_COUNT];
-	off_t pc_size[FMT_COUNT]; /* size of pc_gen's file */
+	off_t pc_size[FMT_COUNT];      /* size of pc_gen's file */
+	uint64_t attrs_gen[FMT_COUNT]; /* kernel's attributes dropped for */
 	uint64_t runs, failures;
 	int64_t last_ms;
 	uint64_t last_rows;
@@ -845,6 +846,8 @@ int inst_open(struct inst *in, int fmt, struct snap_handle *h)
 	h->snap = s;
 	h->fmt = fmt;
 	h->size = s->size[fmt];
+	/* Until inst_attrs_dropped(), every opener drops them. */
+	h->new_attrs = in->attrs_gen[fmt] != s->gen;
 	if (in->pc_open[fmt] > 0 && in->pc_gen[fmt] != s->gen) {
 		h->direct_io = true;
 	} else {
@@ -859,18 +862,30 @@ int inst_open(struct inst *in, int fmt, struct snap_handle *h)
 	return 0;
 }
 
-void inst_close(struct inst *in, struct snap_handle *h)
+void inst_attrs_dropped(struct inst *in, const struct snap_handle *h)
 {
+	pthread_mutex_lock(&lock);
+	if (h->snap && h->snap->gen > in->attrs_gen[h->fmt])
+		in->attrs_gen[h->fmt] = h->snap->gen;
+	pthread_mutex_unlock(&lock);
+}
+
+bool inst_close(struct inst *in, struct snap_handle *h)
+{
+	bool changed = false;
+	int f = h->fmt;
+
 	if (h->fd >= 0)
 		close(h->fd);
 	pthread_mutex_lock(&lock);
-	if (!h->direct_io && in->pc_open[h->fmt] > 0)
-		in->pc_open[h->fmt]--;
+	if (!h->direct_io && in->pc_open[f] > 0 && --in->pc_open[f] == 0)
+		changed = !in->cur || in->cur->gen != in->pc_gen[f];
 	if (h->snap)
 		snap_put_locked(h->snap);
 	pthread_mutex_unlock(&lock);
 	h->snap = NULL;
 	h->fd = -1;
+	return changed;
 }
 
 void inst_forget(const char *key)

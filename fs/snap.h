@@ -45,6 +45,7 @@ struct snap_handle {
 	off_t size;
 	bool keep_cache; /* the page cache already holds this snapshot */
 	bool direct_io;	 /* another snapshot of the file is open */
+	bool new_attrs;	 /* a snapshot new to the kernel: drop its attrs */
 };
 
 struct inst;
@@ -72,7 +73,17 @@ void inst_stat(struct inst *in, int fmt, off_t *size, time_t *mtime);
  * the last good snapshot.  0, or -EIO when there is none.
  */
 int inst_open(struct inst *in, int fmt, struct snap_handle *h);
-void inst_close(struct inst *in, struct snap_handle *h);
+/*
+ * For a handle with new_attrs set: the caller drops the kernel's
+ * attributes of the file, then says so here, before answering the open.
+ */
+void inst_attrs_dropped(struct inst *in, const struct snap_handle *h);
+/*
+ * True when what inst_stat() shows changed with this close (the last
+ * page-cache reader of an older snapshot went): the kernel's cached
+ * attributes of the file are then out of date.
+ */
+bool inst_close(struct inst *in, struct snap_handle *h);
 
 /*
  * Marks the snapshot stale: the next open runs again (touch).  With

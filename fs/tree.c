@@ -683,6 +683,35 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 
 /* --- files ------------------------------------------------------------ */
 
+/*
+ * The kernel keeps attributes for attr_timeout (op_init); a report's
+ * size changes only with its snapshot, and snap.c says when.  Dropping
+ * them here, before the open that made the change is answered, means
+ * no reader sees the older size through the page cache.  libfuse can
+ * only drop the pages with them; the pages are of the older snapshot.
+ * The kernel also ignores any answer of ours still in flight.
+ */
+static void attrs_changed(const char *path)
+{
+	struct fuse_context *ctx = fuse_get_context();
+
+	if (ctx && ctx->fuse)
+		fuse_invalidate_path(ctx->fuse, path); /* -ENOENT: none held */
+}
+
+/* last-error.txt beside a report file, error.txt beside a result. */
+static void error_file_gone(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name =
+	    strncmp(path, "/queries/", 9) ? "last-error.txt" : "error.txt";
+	char buf[PATH_MAX];
+
+	if (slash && snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - path),
+			      path, name) < (int)sizeof(buf))
+		attrs_changed(buf);
+}
+
 /* A report or query result: a snapshot of @in; ENOMEM/EIO without one. */
 static int open_snapshot(struct inst *in, int fmt, struct fuse_file_info *fi,
 			 struct fh *h, int missing)
@@ -787,6 +816,12 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		free(h);
 		return rc;
 	}
+	if (h->kind == FH_SNAP && h->sh.new_attrs) {
+		attrs_changed(path);
+		/* A new snapshot also means the error file went. */
+		error_file_gone(path);
+		inst_attrs_dropped(h->inst, &h->sh);
+	}
 	fh_track(h);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
@@ -855,12 +890,15 @@ static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 	return 0;
 }
 
-static void fh_free(struct fh *h, const struct fuse_file_info *fi)
+/* Closes @h; true when the file's attributes changed with it. */
+static bool fh_free(struct fh *h, const struct fuse_file_info *fi)
 {
+	bool changed = false;
+
 	(void)fi; /* only images need it */
 	switch (h->kind) {
 	case FH_SNAP:
-		inst_close(h->inst, &h->sh);
+		changed = inst_close(h->inst, &h->sh);
 		break;
 	case FH_FD:
 		close(h->fd);
@@ -880,16 +918,46 @@ static void fh_free(struct fh *h, const struct fuse_file_info *fi)
 	}
 	free(h->buf);
 	free(h);
+	return changed;
 }
 
 static int op_release(const char *path, struct fuse_file_info *fi)
 {
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
 
-	(void)path;
 	fh_untrack(h);
-	fh_free(h, fi);
+	if (fh_free(h, fi) && path)
+		attrs_changed(path);
 	return 0;
+}
+
+void tree_defs_changed(struct fuse *f, const struct fs_defs *old)
+{
+	char path[PATH_MAX];
+	static const char *const files[] = {"query.sql", "last-error.txt",
+					    "history"};
+
+	for (size_t i = 0; old && i < old->n; i++) {
+		const struct report *r = old->v[i];
+
+		snprintf(path, sizeof(path), "/reports/%s", r->name);
+		fuse_invalidate_path(f, path);
+		for (int fmt = 0; fmt < FMT_COUNT; fmt++) {
+			snprintf(path, sizeof(path), "/reports/%s/%s.%s",
+				 r->name, r->name, render_fmt_ext(fmt));
+			fuse_invalidate_path(f, path);
+		}
+		for (size_t k = 0; k < ARRAY_SIZE(files); k++) {
+			snprintf(path, sizeof(path), "/reports/%s/%s", r->name,
+				 files[k]);
+			fuse_invalidate_path(f, path);
+		}
+		for (size_t k = 0; k < r->nparams; k++) {
+			snprintf(path, sizeof(path), "/reports/%s/%s", r->name,
+				 r->params[k].name);
+			fuse_invalidate_path(f, path);
+		}
+	}
 }
 
 void tree_release_all(void)
@@ -1003,6 +1071,12 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 		free(h);
 		return rc;
 	}
+	if (h->kind == FH_SNAP && h->sh.new_attrs) {
+		attrs_changed(path);
+		/* A new snapshot also means the error file went. */
+		error_file_gone(path);
+		inst_attrs_dropped(h->inst, &h->sh);
+	}
 	fh_track(h);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
@@ -1076,10 +1150,13 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->readdir_ino = 1;
 	cfg->nullpath_ok = 0;
 	/*
-	 * Sizes change when a snapshot is replaced, so attributes are
-	 * never trusted from the kernel's cache; names are stable.
+	 * The kernel keeps attributes a second, as it keeps names: an
+	 * `ls -l` of a big images/ folder then costs one listing, not a
+	 * call per file.  A report's size changes with its snapshot, and
+	 * those attributes are dropped when that happens (attrs_changed).
+	 * Text files made at each open read direct and need no size.
 	 */
-	cfg->attr_timeout = 0;
+	cfg->attr_timeout = 1;
 	cfg->entry_timeout = 1;
 	/* last-error.txt and new reports appear at any time. */
 	cfg->negative_timeout = 0;

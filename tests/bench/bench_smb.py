@@ -3,10 +3,9 @@
 one share on loopback:
 
   read   the 200 MB file: through our mounts (the sapb1fs daemon, and
-         smbtool's mount of the same fs/images.c and backends/smb.c,
-         which keeps attributes in the kernel for a second where the
-         daemon keeps none), `smbclient -c 'get big /dev/null'`, and an
-         smbnetfs mount
+         smbtool's bare mount of the same fs/images.c and
+         backends/smb.c, to see what the daemon's tree costs),
+         `smbclient -c 'get big /dev/null'`, and an smbnetfs mount
   ls -l  the 5,000-file folder through our mount and smbnetfs, each
          after its listing cache has expired
 

@@ -27,6 +27,14 @@ def read(path):
         return f.read()
 
 
+def csv_report(mount, name, sql):
+    """Mounts one CSV report kept ten minutes; the path of its file."""
+    m = mount()
+    m.report(name, {"source": "pg", "formats": "csv", "ttl": "600"}, sql)
+    m.start()
+    return m.path(f"reports/{name}/{name}.csv")
+
+
 def test_tree_and_readme(mount):
     m = mount()
     m.report("bal", {"title": "Bakiyeler", "source": "pg",
@@ -111,12 +119,50 @@ def test_size_exact_from_open_and_tools_agree(mount, tmp_path):
             assert mm[:] == body
 
 
+def test_new_size_seen_at_once(mount, pg):
+    """The kernel keeps attributes a second (images/ listings need it),
+    yet the size of a new snapshot is what stat, fstat, cat, read and
+    mmap see right after the open that made it, growing or shrinking,
+    even when the older size was cached just before."""
+    pg.psql("DROP TABLE IF EXISTS grow; CREATE TABLE grow (id int);"
+            "INSERT INTO grow SELECT generate_series(1, 100)", db="rep")
+    p = csv_report(mount, "grow",
+                   "SELECT id FROM grow ORDER BY id")
+    read(p)
+    for n in (5000, 10, 3000, 3000):
+        before = os.stat(p)  # the kernel now holds the older size
+        pg.psql(f"TRUNCATE grow; INSERT INTO grow "
+                f"SELECT generate_series(1, {n})", db="rep")
+        os.utime(p)  # touch: stale, and attributes cached once more
+        want = b"id\r\n" + b"".join(b"%d\r\n" % i
+                                      for i in range(1, n + 1))
+        assert read(p) == want
+        assert os.stat(p).st_size == len(want)
+        assert subprocess.run(["cat", p], capture_output=True,
+                              check=True).stdout == want
+        with open(p, "rb") as f:
+            assert os.fstat(f.fileno()).st_size == len(want)
+            with mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mm:
+                assert mm[:] == want
+        assert before.st_size != len(want) or n == 3000
+
+    # An older snapshot read through the page cache keeps its size while
+    # open; once it closes, the newer size shows without waiting it out.
+    old = open(p, "rb")
+    old_body = old.read()
+    pg.psql("INSERT INTO grow SELECT generate_series(3001, 4000)", db="rep")
+    os.utime(p)
+    new_body = read(p)
+    assert len(new_body) > len(old_body)
+    assert os.stat(p).st_size == len(old_body)
+    old.close()
+    wait_for(lambda: os.stat(p).st_size == len(new_body), 5)
+    assert read(p) == new_body
+
+
 def test_ttl_reuse_and_touch(mount, pg):
-    m = mount()
-    m.report("tt", {"source": "pg", "formats": "csv", "ttl": "600"},
-             "SELECT /* m-ttl-1 */ n FROM counter")
-    m.start()
-    p = m.path("reports/tt/tt.csv")
+    p = csv_report(mount, "tt",
+                   "SELECT /* m-ttl-1 */ n FROM counter")
     read(p)
     n0 = marker_count(pg, "m-ttl-1")
     read(p)
@@ -131,11 +177,8 @@ def test_ttl_reuse_and_touch(mount, pg):
 
 
 def test_many_readers_one_query(mount, pg):
-    m = mount()
-    m.report("sf", {"source": "pg", "formats": "csv", "ttl": "600"},
-             "SELECT /* m-sf-1 */ pg_sleep(1)::text AS s, id FROM t")
-    m.start()
-    p = m.path("reports/sf/sf.csv")
+    p = csv_report(mount, "sf",
+                   "SELECT /* m-sf-1 */ pg_sleep(1)::text AS s, id FROM t")
     results = []
 
     def reader():
@@ -151,11 +194,8 @@ def test_many_readers_one_query(mount, pg):
 
 
 def test_handle_keeps_its_snapshot(mount, pg):
-    m = mount()
-    m.report("keep", {"source": "pg", "formats": "csv", "ttl": "600"},
-             "SELECT id, label, n FROM big, counter ORDER BY id")
-    m.start()
-    p = m.path("reports/keep/keep.csv")
+    p = csv_report(mount, "keep",
+                   "SELECT id, label, n FROM big, counter ORDER BY id")
     old = open(p, "rb")
     first = old.read(1000)
     pg.psql("UPDATE counter SET n = n + 1000", db="rep")
