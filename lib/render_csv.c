@@ -13,7 +13,8 @@ struct render_csv {
 	struct render base;
 	char sep;
 	bool decimal_comma;
-	char *scratch; /* number and hex conversions */
+	unsigned char cls[256]; /* CSV_QUOTE, CSV_HIGH per byte */
+	char *scratch;		/* number and hex conversions */
 	size_t scratch_cap;
 	struct render_out out;
 };
@@ -32,44 +33,57 @@ static int csv_scratch(struct render_csv *c, size_t need)
 	return 0;
 }
 
+/* What a byte asks of the field it is in: quotes, a UTF-8 check. */
+enum { CSV_QUOTE = 1, CSV_HIGH = 2 };
+
+static void csv_classes(struct render_csv *c)
+{
+	for (int ch = 0x80; ch < 0x100; ch++)
+		c->cls[ch] = CSV_HIGH;
+	c->cls[(unsigned char)c->sep] = CSV_QUOTE;
+	c->cls['"'] = CSV_QUOTE;
+	c->cls['\r'] = CSV_QUOTE;
+	c->cls['\n'] = CSV_QUOTE;
+}
+
 /* Whether the field must be quoted, and whether it is all ASCII. */
 static bool csv_needs_quotes(const struct render_csv *c, const char *p,
 			     size_t n, bool *ascii)
 {
+	const unsigned char *u = (const unsigned char *)p;
+	unsigned acc = 0;
 	bool quote = n == 0 || p[0] == ' ' || p[0] == '\t' || p[n - 1] == ' ' ||
 		     p[n - 1] == '\t';
 
-	*ascii = true;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)p[i];
-
-		if (ch == (unsigned char)c->sep || ch == '"' || ch == '\r' ||
-		    ch == '\n')
-			quote = true;
-		else if (ch >= 0x80)
-			*ascii = false;
-	}
-	return quote;
+	for (size_t i = 0; i < n; i++)
+		acc |= c->cls[u[i]];
+	*ascii = !(acc & CSV_HIGH);
+	return quote || (acc & CSV_QUOTE);
 }
 
+/* Copies runs of valid text at once; doubles quotes, replaces bad bytes. */
 static void csv_put_escaped(struct render_csv *c, const char *p, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)p;
-	size_t i = 0;
+	size_t run = 0, i = 0;
 
 	while (i < n) {
-		size_t len = render_utf8_len(u + i, n - i);
+		size_t len = u[i] < 0x80 ? 1 : render_utf8_len(u + i, n - i);
 
-		if (!len) {
-			render_out_puts(&c->out, RENDER_UTF8_REPLACEMENT);
-			i++;
+		if (len && u[i] != '"') {
+			i += len;
 			continue;
 		}
-		if (u[i] == '"')
+		render_out_write(&c->out, p + run, i - run);
+		if (len) {
 			render_out_putc(&c->out, '"');
-		render_out_write(&c->out, p + i, len);
-		i += len;
+			run = i++;
+		} else {
+			render_out_puts(&c->out, RENDER_UTF8_REPLACEMENT);
+			run = ++i;
+		}
 	}
+	render_out_write(&c->out, p + run, n - run);
 }
 
 static void csv_put_field(struct render_csv *c, const char *p, size_t n)
@@ -144,6 +158,7 @@ static int csv_open(struct render *r, char *err, size_t errlen)
 
 	c->sep = r->m.csv == CSV_EXCEL_TR ? ';' : ',';
 	c->decimal_comma = r->m.csv == CSV_EXCEL_TR;
+	csv_classes(c);
 	rc = render_out_open(&c->out, r->path);
 	if (rc < 0)
 		return render_errf(err, errlen, rc, "creating %s", r->path);
