@@ -1,7 +1,8 @@
-/* driver: the registry of source drivers; see driver.h. */
+/* driver: the registry of source drivers, and their shared cancel. */
 #include "config.h"
 #include "driver.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "util.h"
@@ -53,4 +54,86 @@ const struct drv_ops *drv_find(const char *name)
 const char *const *drv_names(void)
 {
 	return names;
+}
+
+void drv_cancel_init(struct drv_cancel *k, struct drv_conn *c,
+		     void (*send)(struct drv_conn *c))
+{
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->quiet, NULL);
+	k->busy = false;
+	k->running = 0;
+	atomic_init(&k->fired, false);
+	k->send = send;
+	k->conn = c;
+}
+
+void drv_cancel_reset(struct drv_cancel *k)
+{
+	atomic_store(&k->fired, false);
+}
+
+void drv_cancel_busy(struct drv_cancel *k, bool busy)
+{
+	pthread_mutex_lock(&k->lock);
+	k->busy = busy;
+	pthread_mutex_unlock(&k->lock);
+}
+
+bool drv_cancel_fired(const struct drv_cancel *k)
+{
+	return atomic_load(&k->fired);
+}
+
+static void *cancel_main(void *arg)
+{
+	struct drv_cancel *k = arg;
+
+	k->send(k->conn);
+	pthread_mutex_lock(&k->lock);
+	k->running--;
+	pthread_cond_broadcast(&k->quiet);
+	pthread_mutex_unlock(&k->lock);
+	return NULL;
+}
+
+void drv_cancel_fire(struct drv_cancel *k)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	int rc = -1;
+
+	pthread_mutex_lock(&k->lock);
+	if (!k->busy || k->running > 0)
+		goto out_unlock;
+	atomic_store(&k->fired, true);
+	k->running++;
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&tid, &attr, cancel_main, k);
+		pthread_attr_destroy(&attr);
+	}
+	if (rc != 0) {
+		/* no thread: cancel from here rather than not at all */
+		k->running--;
+		k->send(k->conn);
+	}
+out_unlock:
+	pthread_mutex_unlock(&k->lock);
+}
+
+void drv_cancel_wait(struct drv_cancel *k)
+{
+	pthread_mutex_lock(&k->lock);
+	k->busy = false;
+	while (k->running > 0)
+		pthread_cond_wait(&k->quiet, &k->lock);
+	pthread_mutex_unlock(&k->lock);
+}
+
+void drv_cancel_destroy(struct drv_cancel *k)
+{
+	drv_cancel_wait(k);
+	pthread_cond_destroy(&k->quiet);
+	pthread_mutex_destroy(&k->lock);
 }

@@ -11,6 +11,9 @@
 #ifndef SAPB1_DRIVER_H
 #define SAPB1_DRIVER_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conf.h"
@@ -71,6 +74,41 @@ struct drv_ops {
 	/* Asks the running statement to stop; any thread, may be a no-op. */
 	void (*cancel)(struct drv_conn *c);
 };
+
+/*
+ * The part of drv_ops.cancel the SQL drivers share.  Their cancel goes
+ * over the network with blocking calls (PQcancel and psqlODBC's
+ * SQLCancel open a new connection with no timeout), so it is sent from
+ * a short-lived thread: the watchdog that asks never waits on an
+ * unreachable server.  One is under way at a time per connection.
+ */
+struct drv_cancel {
+	pthread_mutex_t lock; /* guards busy and running */
+	pthread_cond_t quiet; /* a cancel thread ended */
+	bool busy;	      /* a statement runs: a cancel may act */
+	int running;	      /* cancel threads under way */
+	atomic_bool fired;    /* asked for since the last reset */
+	void (*send)(struct drv_conn *c); /* blocking; in the thread */
+	struct drv_conn *conn;
+};
+
+void drv_cancel_init(struct drv_cancel *k, struct drv_conn *c,
+		     void (*send)(struct drv_conn *c));
+/* A new statement: forget an earlier cancel. */
+void drv_cancel_reset(struct drv_cancel *k);
+/* The statement runs (a cancel may act) or is over. */
+void drv_cancel_busy(struct drv_cancel *k, bool busy);
+/* drv_ops.cancel: sends one unless idle or one is under way. */
+void drv_cancel_fire(struct drv_cancel *k);
+/* Whether a cancel was asked for since the last reset. */
+bool drv_cancel_fired(const struct drv_cancel *k);
+/*
+ * Waits for cancels under way; none is sent after it until the next
+ * statement, so the handle a cancel uses may go.
+ */
+void drv_cancel_wait(struct drv_cancel *k);
+/* drv_cancel_wait(), then ends @k. */
+void drv_cancel_destroy(struct drv_cancel *k);
 
 /* The driver for @name, or NULL when unknown or not built. */
 const struct drv_ops *drv_find(const char *name);

@@ -21,9 +21,7 @@
 #include "driver.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,11 +67,7 @@ struct drv_conn {
 	SQLUINTEGER gd; /* SQL_GETDATA_EXTENSIONS */
 	bool loose;	/* declared sizes are not enforced (SQLite) */
 
-	pthread_mutex_t lock; /* guards busy and cancels */
-	pthread_cond_t quiet; /* a cancel thread ended */
-	bool busy;	      /* a statement runs: cancel may act */
-	int cancels;	      /* cancel threads running */
-	atomic_bool cancelled;
+	struct drv_cancel cx;
 
 	bool open;  /* a result is being read */
 	bool done;  /* SQLFetch said SQL_NO_DATA */
@@ -181,7 +175,7 @@ static int odbc_class(const struct drv_conn *c, const char *state,
 	static const char *const lost[] = {
 	    "lost", "dead", "closed", "broken", "terminat", "reset", NULL};
 
-	if (atomic_load(&c->cancelled) || !strcmp(state, "HY008") ||
+	if (drv_cancel_fired(&c->cx) || !strcmp(state, "HY008") ||
 	    !strcmp(state, "HYT00") || !strcmp(state, "57014"))
 		return DRV_ERR_TIMEOUT;
 	if (!strncmp(state, "08", 2) || !strcmp(state, "HYT01") ||
@@ -318,6 +312,18 @@ static int odbc_open(struct drv_conn *c, const struct conf_source *src,
 	return DRV_OK;
 }
 
+/* Runs in a thread of drv_cancel: psqlODBC connects to send it. */
+static void odbc_cancel_send(struct drv_conn *c)
+{
+	if (c->stmt)
+		SQLCancel(c->stmt);
+}
+
+static void odbc_cancel(struct drv_conn *c)
+{
+	drv_cancel_fire(&c->cx);
+}
+
 static void odbc_free(struct drv_conn *c)
 {
 	if (c->dbc)
@@ -328,8 +334,7 @@ static void odbc_free(struct drv_conn *c)
 		explicit_bzero(c->password, strlen(c->password));
 		free(c->password);
 	}
-	pthread_cond_destroy(&c->quiet);
-	pthread_mutex_destroy(&c->lock);
+	drv_cancel_destroy(&c->cx);
 	free(c);
 }
 
@@ -342,9 +347,7 @@ static int odbc_connect(const struct conf_source *src, int timeout_ms,
 	*out = NULL;
 	if (!c)
 		return odbc_fail(DRV_ERR_CONN, err, errlen, "out of memory");
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->quiet, NULL);
-	atomic_init(&c->cancelled, false);
+	drv_cancel_init(&c->cx, c, odbc_cancel_send);
 	c->timeout = src->timeout;
 	if (src->password && *src->password) {
 		c->password = xstrdup(src->password);
@@ -389,62 +392,13 @@ static void odbc_cols_free(struct drv_conn *c)
 	c->ncols = 0;
 }
 
-static void odbc_set_busy(struct drv_conn *c, bool busy)
-{
-	pthread_mutex_lock(&c->lock);
-	c->busy = busy;
-	pthread_mutex_unlock(&c->lock);
-}
-
-static void *odbc_cancel_main(void *arg)
-{
-	struct drv_conn *c = arg;
-
-	SQLCancel(c->stmt);
-	pthread_mutex_lock(&c->lock);
-	c->cancels--;
-	pthread_cond_broadcast(&c->quiet);
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
-}
-
-/*
- * Drivers cancel over the network (psqlODBC opens a new connection with
- * a blocking connect), so the call runs in a short-lived thread: the
- * caller's watchdog never waits on an unreachable server.
- */
-static void odbc_cancel(struct drv_conn *c)
-{
-	pthread_attr_t attr;
-	pthread_t tid;
-	int rc = -1;
-
-	pthread_mutex_lock(&c->lock);
-	if (!c->busy || !c->stmt || c->cancels > 0)
-		goto out_unlock;
-	atomic_store(&c->cancelled, true);
-	c->cancels++;
-	if (pthread_attr_init(&attr) == 0) {
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		rc = pthread_create(&tid, &attr, odbc_cancel_main, c);
-		pthread_attr_destroy(&attr);
-	}
-	if (rc != 0) {
-		/* no thread: cancel from here rather than not at all */
-		c->cancels--;
-		SQLCancel(c->stmt);
-	}
-out_unlock:
-	pthread_mutex_unlock(&c->lock);
-}
-
 /* Closes the cursor; the statement handle is kept for the next run. */
 static void odbc_finish(struct drv_conn *c)
 {
 	if (!c->stmt)
 		return;
 	/* a watchdog's cancel from now on finds the handle idle */
-	odbc_set_busy(c, false);
+	drv_cancel_busy(&c->cx, false);
 	/* a cancel ends a half-read result faster than draining it */
 	if (c->open && !c->done)
 		SQLCancel(c->stmt);
@@ -469,13 +423,9 @@ static void odbc_disconnect(struct drv_conn *c)
 	if (!c)
 		return;
 	odbc_finish(c);
-	pthread_mutex_lock(&c->lock);
-	while (c->cancels > 0)
-		pthread_cond_wait(&c->quiet, &c->lock);
+	drv_cancel_wait(&c->cx);
 	stmt = c->stmt;
 	c->stmt = SQL_NULL_HANDLE;
-	c->busy = false;
-	pthread_mutex_unlock(&c->lock);
 	if (stmt) {
 		SQLFreeHandle(SQL_HANDLE_STMT, stmt);
 		SQLDisconnect(c->dbc);
@@ -724,7 +674,7 @@ static int odbc_run(struct drv_conn *c, const char *text, char **names,
 	if (c->timeout > 0)
 		SQLSetStmtAttr(c->stmt, SQL_ATTR_QUERY_TIMEOUT,
 			       (SQLPOINTER)(SQLULEN)c->timeout, 0);
-	odbc_set_busy(c, true);
+	drv_cancel_busy(&c->cx, true);
 	r = SQLExecDirect(c->stmt, (SQLCHAR *)text, SQL_NTS);
 	c->open = true;
 	if (r == SQL_NO_DATA)
@@ -748,7 +698,7 @@ static int odbc_execute(struct drv_conn *c, const char *label, const char *sql,
 
 	(void)label;
 	odbc_finish(c);
-	atomic_store(&c->cancelled, false);
+	drv_cancel_reset(&c->cx);
 	if (!c->stmt)
 		return odbc_fail(DRV_ERR_CONN, err, errlen, "not connected");
 	if (odata)
@@ -1080,7 +1030,7 @@ static int odbc_fetch(struct drv_conn *c, const struct cell **row, char *err,
 {
 	int rc;
 
-	if (atomic_load(&c->cancelled))
+	if (drv_cancel_fired(&c->cx))
 		return odbc_fail(DRV_ERR_TIMEOUT, err, errlen,
 				 "the statement was cancelled");
 	if (!c->open || c->done || c->ncols == 0)

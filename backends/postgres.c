@@ -8,18 +8,16 @@
  *
  * The cancel object is made at connect time.  PQcancel opens a new
  * connection with a blocking connect() and no timeout, so cancel hands
- * it to a short-lived thread: the caller's watchdog, which serves every
- * source, never waits on an unreachable server.  Disconnect waits for
- * that thread before freeing what it uses.
+ * it to a short-lived thread (drv_cancel in driver.c): the caller's
+ * watchdog, which serves every source, never waits on an unreachable
+ * server.  Disconnect waits for that thread before freeing what it uses.
  */
 #include "config.h"
 #include "driver.h"
 
 #include <errno.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,12 +56,8 @@ struct drv_conn {
 	bool streaming; /* results of the statement are still coming */
 	bool more_rows; /* the last result was a row: more may follow */
 
-	pthread_mutex_t lock; /* guards busy and cancels */
-	pthread_cond_t quiet; /* a cancel thread ended */
-	PGcancel *cancel;     /* set at connect, freed at disconnect */
-	bool busy;	      /* a statement runs: cancel may act */
-	int cancels;	      /* cancel threads running */
-	atomic_bool cancelled;
+	PGcancel *cancel; /* set at connect, freed at disconnect */
+	struct drv_cancel cx;
 
 	PGresult *res;	 /* the row handed out by fetch */
 	PGresult *first; /* the first row, read by execute */
@@ -274,6 +268,15 @@ static int pg_setup(struct drv_conn *c, int64_t deadline, char *err,
 
 static void pg_disconnect(struct drv_conn *c);
 
+/* Runs in a thread of drv_cancel: PQcancel connects to send it. */
+static void pg_cancel_send(struct drv_conn *c)
+{
+	char buf[256];
+
+	if (c->cancel)
+		PQcancel(c->cancel, buf, sizeof(buf));
+}
+
 static int pg_connect(const struct conf_source *src, int timeout_ms,
 		      struct drv_conn **out, char *err, size_t errlen)
 {
@@ -284,9 +287,7 @@ static int pg_connect(const struct conf_source *src, int timeout_ms,
 	*out = NULL;
 	if (!c)
 		return pg_fail(DRV_ERR_CONN, err, errlen, "out of memory");
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->quiet, NULL);
-	atomic_init(&c->cancelled, false);
+	drv_cancel_init(&c->cx, c, pg_cancel_send);
 	c->timeout = src->timeout;
 	c->pg = pg_start(src, timeout_ms);
 	if (!c->pg) {
@@ -328,51 +329,9 @@ static void pg_cols_free(struct drv_conn *c)
 	c->ncols = 0;
 }
 
-static void pg_set_busy(struct drv_conn *c, bool busy)
-{
-	pthread_mutex_lock(&c->lock);
-	c->busy = busy;
-	pthread_mutex_unlock(&c->lock);
-}
-
-static void *pg_cancel_main(void *arg)
-{
-	struct drv_conn *c = arg;
-	char buf[256];
-
-	PQcancel(c->cancel, buf, sizeof(buf));
-	pthread_mutex_lock(&c->lock);
-	c->cancels--;
-	pthread_cond_broadcast(&c->quiet);
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
-}
-
 static void pg_cancel(struct drv_conn *c)
 {
-	pthread_attr_t attr;
-	pthread_t tid;
-	int rc = -1;
-
-	pthread_mutex_lock(&c->lock);
-	if (!c->busy || !c->cancel || c->cancels > 0)
-		goto out_unlock;
-	atomic_store(&c->cancelled, true);
-	c->cancels++;
-	if (pthread_attr_init(&attr) == 0) {
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		rc = pthread_create(&tid, &attr, pg_cancel_main, c);
-		pthread_attr_destroy(&attr);
-	}
-	if (rc != 0) {
-		char buf[256];
-
-		/* no thread: cancel from here rather than not at all */
-		c->cancels--;
-		PQcancel(c->cancel, buf, sizeof(buf));
-	}
-out_unlock:
-	pthread_mutex_unlock(&c->lock);
+	drv_cancel_fire(&c->cx);
 }
 
 /* Reads the next result of the running statement (NULL at the end). */
@@ -410,7 +369,7 @@ static void pg_finish(struct drv_conn *c)
 	PGresult *r;
 
 	/* a watchdog's cancel from now on finds the link idle */
-	pg_set_busy(c, false);
+	drv_cancel_busy(&c->cx, false);
 	PQclear(c->res);
 	PQclear(c->first);
 	c->res = c->first = NULL;
@@ -436,15 +395,10 @@ static void pg_disconnect(struct drv_conn *c)
 	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK || c->broken)
 		c->streaming = false;
 	pg_finish(c);
-	pthread_mutex_lock(&c->lock);
-	while (c->cancels > 0)
-		pthread_cond_wait(&c->quiet, &c->lock);
+	drv_cancel_destroy(&c->cx);
 	PQfreeCancel(c->cancel);
 	c->cancel = NULL;
-	pthread_mutex_unlock(&c->lock);
 	PQfinish(c->pg);
-	pthread_cond_destroy(&c->quiet);
-	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
@@ -584,7 +538,7 @@ static int pg_send(struct drv_conn *c, const char *sql,
 	rc = pg_values(names, n, params, nparams, &values, err, errlen);
 	if (rc)
 		goto out_free;
-	pg_set_busy(c, true);
+	drv_cancel_busy(&c->cx, true);
 	if (!PQsendQueryParams(c->pg, text, (int)n, NULL, values, NULL, NULL,
 			       0)) {
 		rc = pg_fail(PQstatus(c->pg) == CONNECTION_OK ? DRV_ERR_QUERY
@@ -616,7 +570,7 @@ static int pg_execute(struct drv_conn *c, const char *label, const char *sql,
 	if (c->broken || PQstatus(c->pg) != CONNECTION_OK)
 		return pg_fail(DRV_ERR_CONN, err, errlen,
 			       "connection to the server was lost");
-	atomic_store(&c->cancelled, false);
+	drv_cancel_reset(&c->cx);
 	rc = pg_send(c, sql, params, nparams, err, errlen);
 	if (rc == DRV_OK)
 		rc = pg_next(c, &r, err, errlen);
@@ -750,7 +704,7 @@ static int pg_fetch(struct drv_conn *c, const struct cell **row, char *err,
 	int rc;
 
 	/* rows already received would otherwise outlive the cancel */
-	if (atomic_load(&c->cancelled))
+	if (drv_cancel_fired(&c->cx))
 		return pg_fail(DRV_ERR_TIMEOUT, err, errlen,
 			       "the statement was cancelled");
 	rc = pg_next_row(c, err, errlen);
