@@ -3,6 +3,8 @@
 #include "driver.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
@@ -54,6 +56,28 @@ const struct drv_ops *drv_find(const char *name)
 const char *const *drv_names(void)
 {
 	return names;
+}
+
+void drv_flatten(char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\n' || s[i] == '\r' || s[i] == '\t')
+			s[i] = ' ';
+	while (n > 0 && s[n - 1] == ' ')
+		s[--n] = '\0';
+}
+
+int drv_fail(int status, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	drv_flatten(err);
+	return status;
 }
 
 void drv_cancel_init(struct drv_cancel *k, struct drv_conn *c,

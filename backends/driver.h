@@ -110,6 +110,12 @@ void drv_cancel_wait(struct drv_cancel *k);
 /* drv_cancel_wait(), then ends @k. */
 void drv_cancel_destroy(struct drv_cancel *k);
 
+/* Turns line breaks and tabs into spaces and drops trailing spaces. */
+void drv_flatten(char *s);
+/* Formats a one-line reason into @err and returns @status. */
+int drv_fail(int status, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* The driver for @name, or NULL when unknown or not built. */
 const struct drv_ops *drv_find(const char *name);
 

@@ -81,31 +81,6 @@ struct drv_conn {
 	size_t ncols;
 };
 
-static void odbc_flatten(char *s)
-{
-	size_t n = strlen(s);
-
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '\n' || s[i] == '\r' || s[i] == '\t')
-			s[i] = ' ';
-	while (n > 0 && s[n - 1] == ' ')
-		s[--n] = '\0';
-}
-
-static int odbc_fail(int status, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int odbc_fail(int status, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	odbc_flatten(err);
-	return status;
-}
-
 /* Overwrites every copy of the password in @s: drivers may echo it. */
 static void odbc_scrub(const struct drv_conn *c, char *s)
 {
@@ -140,7 +115,7 @@ static void odbc_diag(const struct drv_conn *c, SQLSMALLINT type, SQLHANDLE h,
 			break;
 		if (i == 1)
 			memcpy(state, st, 6);
-		odbc_flatten((char *)msg);
+		drv_flatten((char *)msg);
 		snprintf(err + used, errlen - used, "%s%s (SQLSTATE %s)",
 			 i > 1 ? "; " : "", (char *)msg, (char *)st);
 		used = strlen(err);
@@ -250,13 +225,13 @@ static int odbc_alloc(struct drv_conn *c, char *err, size_t errlen)
 {
 	if (!SQL_SUCCEEDED(
 		SQLAllocHandle(SQL_HANDLE_ENV, SQL_NULL_HANDLE, &c->env)))
-		return odbc_fail(DRV_ERR_CONN, err, errlen,
-				 "cannot start the ODBC environment");
+		return drv_fail(DRV_ERR_CONN, err, errlen,
+				"cannot start the ODBC environment");
 	SQLSetEnvAttr(c->env, SQL_ATTR_ODBC_VERSION, (SQLPOINTER)SQL_OV_ODBC3,
 		      0);
 	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_DBC, c->env, &c->dbc)))
-		return odbc_fail(DRV_ERR_CONN, err, errlen,
-				 "cannot make an ODBC connection handle");
+		return drv_fail(DRV_ERR_CONN, err, errlen,
+				"cannot make an ODBC connection handle");
 	return DRV_OK;
 }
 
@@ -292,7 +267,7 @@ static int odbc_open(struct drv_conn *c, const struct conf_source *src,
 
 	if (odbc_connstr(src, &cs)) {
 		strbuf_release(&cs);
-		return odbc_fail(DRV_ERR_CONN, err, errlen, "out of memory");
+		return drv_fail(DRV_ERR_CONN, err, errlen, "out of memory");
 	}
 	r = SQLDriverConnect(c->dbc, NULL, (SQLCHAR *)cs.buf, SQL_NTS, NULL, 0,
 			     NULL, SQL_DRIVER_NOPROMPT);
@@ -346,14 +321,14 @@ static int odbc_connect(const struct conf_source *src, int timeout_ms,
 
 	*out = NULL;
 	if (!c)
-		return odbc_fail(DRV_ERR_CONN, err, errlen, "out of memory");
+		return drv_fail(DRV_ERR_CONN, err, errlen, "out of memory");
 	drv_cancel_init(&c->cx, c, odbc_cancel_send);
 	c->timeout = src->timeout;
 	if (src->password && *src->password) {
 		c->password = xstrdup(src->password);
 		if (!c->password) {
-			rc = odbc_fail(DRV_ERR_CONN, err, errlen,
-				       "out of memory");
+			rc = drv_fail(DRV_ERR_CONN, err, errlen,
+				      "out of memory");
 			goto out_free;
 		}
 	}
@@ -446,9 +421,8 @@ static int odbc_bind(struct drv_conn *c, char **names, size_t n,
 			if (strcmp(params[j].name, names[i]) == 0)
 				break;
 		if (j == nparams)
-			return odbc_fail(DRV_ERR_QUERY, err, errlen,
-					 "no value for parameter :%s",
-					 names[i]);
+			return drv_fail(DRV_ERR_QUERY, err, errlen,
+					"no value for parameter :%s", names[i]);
 		v = params[j].value;
 		len = v ? strlen(v) : 0;
 		ind[i] = v ? (SQLLEN)len : SQL_NULL_DATA;
@@ -561,7 +535,7 @@ static int odbc_describe_col(struct drv_conn *c, SQLUSMALLINT i, char *err,
 		d->name = xstrdup((char *)name);
 	}
 	if (!d->name)
-		return odbc_fail(DRV_ERR_QUERY, err, errlen, "out of memory");
+		return drv_fail(DRV_ERR_QUERY, err, errlen, "out of memory");
 	d->type = odbc_col_type(sqltype);
 	d->scale = -1;
 	if (d->type == COL_DECIMAL) {
@@ -585,7 +559,7 @@ static int odbc_describe(struct drv_conn *c, char *err, size_t errlen)
 	c->oc = calloc(n ? (size_t)n : 1, sizeof(*c->oc));
 	c->cells = calloc(n ? (size_t)n : 1, sizeof(*c->cells));
 	if (!c->cols || !c->oc || !c->cells)
-		return odbc_fail(DRV_ERR_QUERY, err, errlen, "out of memory");
+		return drv_fail(DRV_ERR_QUERY, err, errlen, "out of memory");
 	c->ncols = (size_t)n;
 	for (SQLSMALLINT i = 0; i < n; i++) {
 		rc = odbc_describe_col(c, (SQLUSMALLINT)i, err, errlen);
@@ -626,8 +600,8 @@ static int odbc_bind_cols(struct drv_conn *c, char *err, size_t errlen)
 		oc->buf = malloc(c->nrows * (size_t)oc->width);
 		oc->ind = calloc(c->nrows, sizeof(*oc->ind));
 		if (!oc->buf || !oc->ind)
-			return odbc_fail(DRV_ERR_QUERY, err, errlen,
-					 "out of memory");
+			return drv_fail(DRV_ERR_QUERY, err, errlen,
+					"out of memory");
 		if (!SQL_SUCCEEDED(SQLBindCol(c->stmt, (SQLUSMALLINT)(i + 1),
 					      oc->ctype, oc->buf, oc->width,
 					      oc->ind)))
@@ -652,7 +626,7 @@ static int odbc_setup_block(struct drv_conn *c, char *err, size_t errlen)
 		c->nrows = 1;
 	c->status = calloc(c->nrows, sizeof(*c->status));
 	if (!c->status)
-		return odbc_fail(DRV_ERR_QUERY, err, errlen, "out of memory");
+		return drv_fail(DRV_ERR_QUERY, err, errlen, "out of memory");
 	SQLSetStmtAttr(c->stmt, SQL_ATTR_ROWS_FETCHED_PTR, &c->fetched, 0);
 	SQLSetStmtAttr(c->stmt, SQL_ATTR_ROW_STATUS_PTR, c->status, 0);
 	return odbc_bind_cols(c, err, errlen);
@@ -667,7 +641,7 @@ static int odbc_run(struct drv_conn *c, const char *text, char **names,
 	int rc;
 
 	if (!ind)
-		return odbc_fail(DRV_ERR_QUERY, err, errlen, "out of memory");
+		return drv_fail(DRV_ERR_QUERY, err, errlen, "out of memory");
 	rc = odbc_bind(c, names, n, params, nparams, ind, err, errlen);
 	if (rc)
 		goto out_free;
@@ -700,10 +674,10 @@ static int odbc_execute(struct drv_conn *c, const char *label, const char *sql,
 	odbc_finish(c);
 	drv_cancel_reset(&c->cx);
 	if (!c->stmt)
-		return odbc_fail(DRV_ERR_CONN, err, errlen, "not connected");
+		return drv_fail(DRV_ERR_CONN, err, errlen, "not connected");
 	if (odata)
-		return odbc_fail(DRV_ERR_QUERY, err, errlen,
-				 "odata paths need a servicelayer source");
+		return drv_fail(DRV_ERR_QUERY, err, errlen,
+				"odata paths need a servicelayer source");
 	if (sql_bind_rewrite(sql, SQL_QMARK, &text, &names, &n, err, errlen) !=
 	    0)
 		return DRV_ERR_QUERY;
@@ -910,8 +884,8 @@ static int odbc_getdata(struct drv_conn *c, size_t i, struct cell *cell,
 	cell->null = false;
 	for (;;) {
 		if (strbuf_grow(sb, piece))
-			return odbc_fail(DRV_ERR_QUERY, err, errlen,
-					 "out of memory");
+			return drv_fail(DRV_ERR_QUERY, err, errlen,
+					"out of memory");
 		r = SQLGetData(c->stmt, (SQLUSMALLINT)(i + 1), oc->ctype,
 			       sb->buf + sb->len, (SQLLEN)piece, &ind);
 		if (r == SQL_NO_DATA)
@@ -962,10 +936,10 @@ static int odbc_reread(struct drv_conn *c, size_t i, struct cell *cell,
 		       char *err, size_t errlen)
 {
 	if ((c->gd & ODBC_GD_REREAD) != ODBC_GD_REREAD)
-		return odbc_fail(DRV_ERR_QUERY, err, errlen,
-				 "a value of column %s is longer than the "
-				 "size its ODBC driver declared",
-				 c->cols[i].name);
+		return drv_fail(DRV_ERR_QUERY, err, errlen,
+				"a value of column %s is longer than the "
+				"size its ODBC driver declared",
+				c->cols[i].name);
 	if (!SQL_SUCCEEDED(SQLSetPos(c->stmt, (SQLSETPOSIROW)(c->pos + 1),
 				     SQL_POSITION, SQL_LOCK_NO_CHANGE)))
 		return odbc_stmt_error(c, err, errlen);
@@ -1013,8 +987,8 @@ static int odbc_fetch_block(struct drv_conn *c, char *err, size_t errlen)
 		}
 	}
 	if (c->status[c->pos] == SQL_ROW_ERROR)
-		return odbc_fail(DRV_ERR_QUERY, err, errlen,
-				 "the driver could not read a row");
+		return drv_fail(DRV_ERR_QUERY, err, errlen,
+				"the driver could not read a row");
 	for (size_t i = 0; i < c->ncols; i++) {
 		int rc = odbc_bound_cell(c, i, &c->cells[i], err, errlen);
 
@@ -1031,8 +1005,8 @@ static int odbc_fetch(struct drv_conn *c, const struct cell **row, char *err,
 	int rc;
 
 	if (drv_cancel_fired(&c->cx))
-		return odbc_fail(DRV_ERR_TIMEOUT, err, errlen,
-				 "the statement was cancelled");
+		return drv_fail(DRV_ERR_TIMEOUT, err, errlen,
+				"the statement was cancelled");
 	if (!c->open || c->done || c->ncols == 0)
 		return 0;
 	rc = c->block ? odbc_fetch_block(c, err, errlen)
@@ -1042,8 +1016,8 @@ static int odbc_fetch(struct drv_conn *c, const struct cell **row, char *err,
 	for (size_t i = 0; i < c->ncols; i++)
 		if (!c->cells[i].null &&
 		    odbc_canon(&c->cols[i], &c->oc[i], &c->cells[i]))
-			return odbc_fail(DRV_ERR_QUERY, err, errlen,
-					 "out of memory");
+			return drv_fail(DRV_ERR_QUERY, err, errlen,
+					"out of memory");
 	*row = c->cells;
 	return 1;
 }

@@ -67,31 +67,6 @@ struct drv_conn {
 	struct strbuf *bin; /* decoded bytea, one per column */
 };
 
-static void pg_flatten(char *s)
-{
-	size_t n = strlen(s);
-
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '\n' || s[i] == '\r' || s[i] == '\t')
-			s[i] = ' ';
-	while (n > 0 && s[n - 1] == ' ')
-		s[--n] = '\0';
-}
-
-static int pg_fail(int status, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int pg_fail(int status, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	pg_flatten(err);
-	return status;
-}
-
 /* A deadline @ms from now, or -1 (none) when @ms is negative. */
 static int64_t pg_deadline(int64_t ms)
 {
@@ -113,7 +88,7 @@ static int pg_wait(PGconn *pg, short events, int64_t deadline, char *err,
 	int ms, rc;
 
 	if (pfd.fd < 0)
-		return pg_fail(DRV_ERR_CONN, err, errlen, "no socket");
+		return drv_fail(DRV_ERR_CONN, err, errlen, "no socket");
 	do {
 		ms = -1;
 		if (deadline >= 0) {
@@ -125,11 +100,11 @@ static int pg_wait(PGconn *pg, short events, int64_t deadline, char *err,
 		rc = poll(&pfd, 1, ms);
 	} while (rc < 0 && errno == EINTR);
 	if (rc < 0)
-		return pg_fail(DRV_ERR_CONN, err, errlen, "poll: %s",
-			       strerror(errno));
+		return drv_fail(DRV_ERR_CONN, err, errlen, "poll: %s",
+				strerror(errno));
 	if (rc == 0)
-		return pg_fail(DRV_ERR_CONN, err, errlen,
-			       "no answer from the server in time");
+		return drv_fail(DRV_ERR_CONN, err, errlen,
+				"no answer from the server in time");
 	return DRV_OK;
 }
 
@@ -161,14 +136,14 @@ static int pg_connect_error(PGconn *pg, char *err, size_t errlen)
 	int status = DRV_ERR_CONN;
 
 	if (!msg)
-		return pg_fail(DRV_ERR_CONN, err, errlen, "out of memory");
+		return drv_fail(DRV_ERR_CONN, err, errlen, "out of memory");
 	pg_take_sqlstate(msg, state);
 	/* 28000 invalid authorization, 28P01 invalid password */
 	if (strncmp(state, "28", 2) == 0)
 		status = DRV_ERR_AUTH;
 	/* keep the first line: verbose messages add LOCATION lines */
 	msg[strcspn(msg, "\n")] = '\0';
-	pg_fail(status, err, errlen, "%s", msg);
+	drv_fail(status, err, errlen, "%s", msg);
 	free(msg);
 	return status;
 }
@@ -188,7 +163,8 @@ static int pg_connect_poll(PGconn *pg, int64_t deadline, char *err,
 		rc = pg_wait(pg, st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
 			     deadline, err, errlen);
 		if (rc)
-			return pg_fail(rc, err, errlen, "connection timed out");
+			return drv_fail(rc, err, errlen,
+					"connection timed out");
 		st = PQconnectPoll(pg);
 	}
 }
@@ -227,8 +203,8 @@ static int pg_exec_simple(PGconn *pg, const char *sql, int64_t deadline,
 	int status = DRV_OK;
 
 	if (!PQsendQuery(pg, sql))
-		return pg_fail(DRV_ERR_CONN, err, errlen, "%s",
-			       PQerrorMessage(pg));
+		return drv_fail(DRV_ERR_CONN, err, errlen, "%s",
+				PQerrorMessage(pg));
 	for (;;) {
 		while (PQisBusy(pg)) {
 			int rc = pg_wait(pg, POLLIN, deadline, err, errlen);
@@ -236,15 +212,15 @@ static int pg_exec_simple(PGconn *pg, const char *sql, int64_t deadline,
 			if (rc)
 				return rc;
 			if (!PQconsumeInput(pg))
-				return pg_fail(DRV_ERR_CONN, err, errlen, "%s",
-					       PQerrorMessage(pg));
+				return drv_fail(DRV_ERR_CONN, err, errlen, "%s",
+						PQerrorMessage(pg));
 		}
 		r = PQgetResult(pg);
 		if (!r)
 			return status;
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && status == DRV_OK)
-			status = pg_fail(DRV_ERR_CONN, err, errlen, "%s",
-					 PQresultErrorMessage(r));
+			status = drv_fail(DRV_ERR_CONN, err, errlen, "%s",
+					  PQresultErrorMessage(r));
 		PQclear(r);
 	}
 }
@@ -286,12 +262,12 @@ static int pg_connect(const struct conf_source *src, int timeout_ms,
 
 	*out = NULL;
 	if (!c)
-		return pg_fail(DRV_ERR_CONN, err, errlen, "out of memory");
+		return drv_fail(DRV_ERR_CONN, err, errlen, "out of memory");
 	drv_cancel_init(&c->cx, c, pg_cancel_send);
 	c->timeout = src->timeout;
 	c->pg = pg_start(src, timeout_ms);
 	if (!c->pg) {
-		rc = pg_fail(DRV_ERR_CONN, err, errlen, "out of memory");
+		rc = drv_fail(DRV_ERR_CONN, err, errlen, "out of memory");
 		goto out_free;
 	}
 	/* verbose messages carry the SQLSTATE of a refused login */
@@ -346,8 +322,8 @@ static int pg_next(struct drv_conn *c, PGresult **out, char *err, size_t errlen)
 		if (rc)
 			return rc;
 		if (!PQconsumeInput(c->pg))
-			return pg_fail(DRV_ERR_CONN, err, errlen, "%s",
-				       PQerrorMessage(c->pg));
+			return drv_fail(DRV_ERR_CONN, err, errlen, "%s",
+					PQerrorMessage(c->pg));
 	}
 	*out = PQgetResult(c->pg);
 	if (!*out)
@@ -420,13 +396,13 @@ static int pg_result_error(struct drv_conn *c, const PGresult *r, char *err,
 	else if (strcmp(state, "57014") == 0)
 		status = DRV_ERR_TIMEOUT;
 	if (!msg)
-		return pg_fail(status, err, errlen, "%s",
-			       *PQresultErrorMessage(r)
-				   ? PQresultErrorMessage(r)
-				   : PQerrorMessage(c->pg));
-	return pg_fail(status, err, errlen, "%s%s%s%s%s (SQLSTATE %s)", msg,
-		       pos ? " at character " : "", pos ? pos : "",
-		       detail ? ": " : "", detail ? detail : "", state);
+		return drv_fail(status, err, errlen, "%s",
+				*PQresultErrorMessage(r)
+				    ? PQresultErrorMessage(r)
+				    : PQerrorMessage(c->pg));
+	return drv_fail(status, err, errlen, "%s%s%s%s%s (SQLSTATE %s)", msg,
+			pos ? " at character " : "", pos ? pos : "",
+			detail ? ": " : "", detail ? detail : "", state);
 }
 
 static void pg_numeric_mod(int mod, struct col_desc *d)
@@ -495,7 +471,7 @@ static int pg_describe(struct drv_conn *c, const PGresult *r, char *err,
 	return DRV_OK;
 
 out_nomem:
-	return pg_fail(DRV_ERR_QUERY, err, errlen, "out of memory");
+	return drv_fail(DRV_ERR_QUERY, err, errlen, "out of memory");
 }
 
 /* Looks up the value of each "$n" marker, in marker order. */
@@ -507,15 +483,15 @@ static int pg_values(char **names, size_t n, const struct drv_param *params,
 	size_t i, j;
 
 	if (!v)
-		return pg_fail(DRV_ERR_QUERY, err, errlen, "out of memory");
+		return drv_fail(DRV_ERR_QUERY, err, errlen, "out of memory");
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < nparams; j++)
 			if (strcmp(params[j].name, names[i]) == 0)
 				break;
 		if (j == nparams) {
 			free(v);
-			return pg_fail(DRV_ERR_QUERY, err, errlen,
-				       "no value for parameter :%s", names[i]);
+			return drv_fail(DRV_ERR_QUERY, err, errlen,
+					"no value for parameter :%s", names[i]);
 		}
 		v[i] = params[j].value;
 	}
@@ -541,9 +517,9 @@ static int pg_send(struct drv_conn *c, const char *sql,
 	drv_cancel_busy(&c->cx, true);
 	if (!PQsendQueryParams(c->pg, text, (int)n, NULL, values, NULL, NULL,
 			       0)) {
-		rc = pg_fail(PQstatus(c->pg) == CONNECTION_OK ? DRV_ERR_QUERY
-							      : DRV_ERR_CONN,
-			     err, errlen, "%s", PQerrorMessage(c->pg));
+		rc = drv_fail(PQstatus(c->pg) == CONNECTION_OK ? DRV_ERR_QUERY
+							       : DRV_ERR_CONN,
+			      err, errlen, "%s", PQerrorMessage(c->pg));
 		goto out_free;
 	}
 	c->streaming = true;
@@ -565,11 +541,11 @@ static int pg_execute(struct drv_conn *c, const char *label, const char *sql,
 	(void)label;
 	pg_finish(c);
 	if (odata)
-		return pg_fail(DRV_ERR_QUERY, err, errlen,
-			       "odata paths need a servicelayer source");
+		return drv_fail(DRV_ERR_QUERY, err, errlen,
+				"odata paths need a servicelayer source");
 	if (c->broken || PQstatus(c->pg) != CONNECTION_OK)
-		return pg_fail(DRV_ERR_CONN, err, errlen,
-			       "connection to the server was lost");
+		return drv_fail(DRV_ERR_CONN, err, errlen,
+				"connection to the server was lost");
 	drv_cancel_reset(&c->cx);
 	rc = pg_send(c, sql, params, nparams, err, errlen);
 	if (rc == DRV_OK)
@@ -584,12 +560,12 @@ static int pg_execute(struct drv_conn *c, const char *label, const char *sql,
 		return pg_describe(c, r, err, errlen);
 	case PGRES_EMPTY_QUERY:
 		PQclear(r);
-		rc = pg_fail(DRV_ERR_QUERY, err, errlen, "the query is empty");
+		rc = drv_fail(DRV_ERR_QUERY, err, errlen, "the query is empty");
 		goto out_finish;
 	default:
 		rc = r ? pg_result_error(c, r, err, errlen)
-		       : pg_fail(DRV_ERR_CONN, err, errlen, "%s",
-				 PQerrorMessage(c->pg));
+		       : drv_fail(DRV_ERR_CONN, err, errlen, "%s",
+				  PQerrorMessage(c->pg));
 		PQclear(r);
 		goto out_finish;
 	}
@@ -705,8 +681,8 @@ static int pg_fetch(struct drv_conn *c, const struct cell **row, char *err,
 
 	/* rows already received would otherwise outlive the cancel */
 	if (drv_cancel_fired(&c->cx))
-		return pg_fail(DRV_ERR_TIMEOUT, err, errlen,
-			       "the statement was cancelled");
+		return drv_fail(DRV_ERR_TIMEOUT, err, errlen,
+				"the statement was cancelled");
 	rc = pg_next_row(c, err, errlen);
 
 	if (rc == DRV_ERR_CONN)
@@ -715,9 +691,9 @@ static int pg_fetch(struct drv_conn *c, const struct cell **row, char *err,
 		return rc;
 	for (size_t i = 0; i < c->ncols; i++)
 		if (pg_cell(c, i, &c->cells[i]))
-			return pg_fail(DRV_ERR_QUERY, err, errlen,
-				       "bad bytea value in column %s",
-				       c->cols[i].name);
+			return drv_fail(DRV_ERR_QUERY, err, errlen,
+					"bad bytea value in column %s",
+					c->cols[i].name);
 	*row = c->cells;
 	return 1;
 }
