@@ -35,8 +35,7 @@ FORMATS = "xlsx csv"
 
 
 def start_host(bench, redis):
-    src = {"pg": f"driver = postgres\nconninfo = "
-                 f"{bench.pg.conninfo('bench')}\ntimeout = 600\n"}
+    src = {"pg": bench.pg.source("bench", timeout=600)}
     m = Mount(sources=src, global_extra="log_level = info",
               sections=f"[redis]\nurl = {redis.url}\ntimeout = 2000\n")
     m.start()

@@ -184,7 +184,7 @@ def main():
         mounts.append(OurMount(smbd, False))
         netfs = SmbnetfsMount(smbd)
         mounts.append(netfs)
-        get = ["smbclient", f"//127.0.0.1/pics", "-p", str(smbd.port),
+        get = ["smbclient", "//127.0.0.1/pics", "-p", str(smbd.port),
                "-U", f"{smbd.user}%{smbd.password}", "-c",
                "get big /dev/null"]
         # Warm the server's page cache and every connection once.

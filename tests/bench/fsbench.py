@@ -87,8 +87,7 @@ class Bench:
 
     def start_mount(self, reports, timeout=600):
         """@reports: {name: (header dict, sql)}; returns the Mount."""
-        src = {"pg": f"driver = postgres\nconninfo = "
-                     f"{self.pg.conninfo('bench')}\ntimeout = {timeout}\n"}
+        src = {"pg": self.pg.source("bench", timeout=timeout)}
         self.mount = Mount(sources=src, global_extra="log_level = info")
         for name, (header, sql) in reports.items():
             hdr = {"source": "pg", "ttl": "3600"}

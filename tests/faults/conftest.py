@@ -19,9 +19,7 @@ from faulttools import SEED, Tmpfs, need_root  # noqa: E402
 def pg():
     if not os.path.exists(exe("sapb1fs")):
         pytest.skip("sapb1fs is not built")
-    server = PgServer().start()
-    server.psql("CREATE DATABASE rep")
-    server.psql(SEED, db="rep")
+    server = PgServer.seeded(SEED)
     yield server
     server.stop()
 
@@ -31,8 +29,7 @@ def mount(pg):
     mounts = []
 
     def make(timeout=10, **kw):
-        src = {"pg": f"driver = postgres\nconninfo = {pg.conninfo('rep')}"
-                     f"\ntimeout = {timeout}\n"}
+        src = {"pg": pg.source(timeout=timeout)}
         src.update(kw.pop("sources", {}))
         m = Mount(sources=src, **kw)
         mounts.append(m)

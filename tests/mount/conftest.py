@@ -44,9 +44,7 @@ def installed():
 @pytest.fixture(scope="session")
 def pg():
     need_root()
-    server = PgServer().start()
-    server.psql("CREATE DATABASE rep")
-    server.psql(SEED, db="rep")
+    server = PgServer.seeded(SEED)
     yield server
     server.stop()
 

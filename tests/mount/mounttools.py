@@ -5,7 +5,6 @@ PostgreSQL, and finding the daemons the tests started.
 """
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess

@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 
 PG_BIN = None
 for v in ("17", "16", "15"):
@@ -73,8 +72,25 @@ class PgServer:
             pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    @classmethod
+    def seeded(cls, seed, db="rep"):
+        """A started server with database @db made by the SQL @seed."""
+        server = cls().start()
+        try:
+            server.psql(f"CREATE DATABASE {db}")
+            server.psql(seed, db=db)
+        except Exception:
+            server.stop()
+            raise
+        return server
+
     def conninfo(self, db="postgres", user="postgres"):
         return f"host=127.0.0.1 port={self.port} dbname={db} user={user}"
+
+    def source(self, db="rep", timeout=10):
+        """The body of a sapb1fs [source] section reaching @db."""
+        return (f"driver = postgres\nconninfo = {self.conninfo(db)}\n"
+                f"timeout = {timeout}\n")
 
     def psql(self, sql, db="postgres", check=True):
         r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v",

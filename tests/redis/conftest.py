@@ -53,9 +53,7 @@ def pg():
         pytest.skip("PostgreSQL server binaries not installed")
     if not os.path.exists("/dev/fuse"):
         pytest.skip("no /dev/fuse here")
-    server = PgServer().start()
-    server.psql("CREATE DATABASE rep")
-    server.psql(SEED, db="rep")
+    server = PgServer.seeded(SEED)
     yield server
     server.stop()
 
@@ -82,8 +80,7 @@ def hosts(pg, redis):
              redis_extra="", start=True, env=None):
         mounts = []
         for _ in range(n):
-            src = {"pg": f"driver = postgres\nconninfo = "
-                         f"{pg.conninfo('rep')}\ntimeout = {timeout}\n"}
+            src = {"pg": pg.source(timeout=timeout)}
             m = Mount(sources=src, global_extra="log_level = info", env=env,
                       sections=redis_section(redis_url or redis.url,
                                              redis_timeout, redis_extra))

@@ -5,9 +5,6 @@ source is a real PostgreSQL, whose statement log counts the queries."""
 import json
 import os
 import threading
-import time
-
-import pytest
 
 from pylib.mount import wait_for
 from redistools import RedisServer

@@ -74,9 +74,7 @@ def pg():
             pytest.skip(f"{exe(prog)} is not built")
     if not os.path.exists("/dev/fuse"):
         pytest.skip("no /dev/fuse here")
-    server = PgServer().start()
-    server.psql("CREATE DATABASE rep")
-    server.psql(SEED, db="rep")
+    server = PgServer.seeded(SEED)
     yield server
     server.stop()
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import PASSWORD, sqlite_rows
+from conftest import sqlite_rows
 
 CARD_TYPES = {"C": "cCustomer", "S": "cSupplier", "L": "cLid"}
 BP_ODATA = ("BusinessPartners?$select=CardCode,CardName,CardType,"

@@ -1,7 +1,6 @@
 """images/<share>/ against a real smbd: listings, contents, copies,
 names, path safety, failures and recovery, credentials, health."""
 import errno
-import hashlib
 import json
 import os
 import random
@@ -14,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import (BIG_SIZE, TURKISH_DIR, TURKISH_FILE, ToolMount,
+from conftest import (BIG_SIZE, TURKISH_DIR, TURKISH_FILE,
                       sha256_file, smbtool_path)
 
 
