@@ -59,10 +59,13 @@ def test_connection_dropped_after_data_delivers_later(mailer, tmp_path,
         att.write_bytes(b"id;ad\r\n1;\xc5\x9e\r\n")
         job = m.enqueue("finans@example.com", "Bakiyeler",
                         text=str(att), attach=[str(att)])
-        # the job waits in outbox/ while the server keeps dropping
+        # The job stays in outbox/ after a drop; the next try comes a
+        # second later (retry_first), so on a busy machine it may be in
+        # sent/ already: never in failed/, never in both.  The attempts
+        # and the deferred lines checked below show each drop was seen.
         assert wait_for(lambda: server.dropped >= 1, 15)
-        assert m.jobs("outbox") == [job]
-        assert m.jobs("sent") == [] and m.jobs("failed") == []
+        assert m.jobs("failed") == []
+        assert sorted(m.jobs("outbox") + m.jobs("sent")) == [job]
         assert server.wait_count(1, timeout=30), m.daemon_log()
         assert wait_for(lambda: m.jobs("sent") == [job], 10)
         assert m.jobs("outbox") == [] and m.jobs("failed") == []
