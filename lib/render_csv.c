@@ -83,7 +83,8 @@ static void csv_put_escaped(struct render_csv *c, const char *p, size_t n)
 			run = ++i;
 		}
 	}
-	render_out_write(&c->out, p + run, n - run);
+	if (n > run) /* an empty field may come with no text at all */
+		render_out_write(&c->out, p + run, n - run);
 }
 
 static void csv_put_field(struct render_csv *c, const char *p, size_t n)

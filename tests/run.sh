@@ -34,7 +34,10 @@ run_suite() { # name build-dir meson-setup-args...
 	fi
 	ninja -C "$dir"
 	echo "=== $name: unit and style tests"
-	meson test -C "$dir" --print-errorlogs || status=1
+	# Here any undefined behaviour fails its test; the daemons below
+	# go on, and tests/pylib fails a test whose log shows one.
+	UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1" \
+		meson test -C "$dir" --print-errorlogs || status=1
 	echo "=== $name: tests against real servers and a real mount"
 	marks=""
 	[ "$name" != plain ] && marks="not slow"
