@@ -149,7 +149,9 @@ class Mount:
             subprocess.run(["fusermount3", "-u", "-z", self.mnt],
                            capture_output=True)
         try:
-            self.proc.wait(10)
+            # A sanitizer report is written out before the daemon ends:
+            # give a slow one time rather than cut it at its first line.
+            self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(5)
