@@ -12,6 +12,7 @@
  * so a secret from the environment cannot reach a diagnostic.
  */
 #include "conf.h"
+#include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1389,7 +1390,7 @@ static void conf_check(struct conf_parse *p)
 
 static int conf_defaults(struct conf *c)
 {
-	c->reports_dir = xstrdup("/etc/sapb1fs/reports.d");
+	c->reports_dir = xstrdup(CONF_REPORTS_DIR);
 	c->state_dir = xstrdup("/var/lib/sapb1fs");
 	c->csv_dialect = CSV_RFC4180;
 	c->tr_numbers = true;

@@ -15,8 +15,6 @@
 #include "render.h"
 #include "util.h"
 
-#define CONF_DEFAULT_PATH "/etc/sapb1fs/sapb1fs.conf"
-
 struct conf_source {
 	char *name;	  /* from "[source NAME]" */
 	char *driver;	  /* odbc | postgres | servicelayer */
@@ -53,7 +51,7 @@ struct conf {
 
 	/* [global] */
 	char *env_file;
-	char *reports_dir; /* default /etc/sapb1fs/reports.d */
+	char *reports_dir; /* default CONF_REPORTS_DIR (config.h) */
 	char *state_dir;   /* default /var/lib/sapb1fs */
 	char *timezone;	   /* IANA name, default: the system's */
 	enum csv_dialect csv_dialect;

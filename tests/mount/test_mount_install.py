@@ -156,3 +156,14 @@ def test_prefix_is_respected(tmp_path):
         f"{prefix}/etc/sapb1fs/sapb1fs.conf" in unit
     mount = open(bdir / "mountunits" / "mnt-sapb1.mount").read()
     assert f"config={prefix}/etc/sapb1fs/sapb1fs.conf," in mount
+    # The program's own default follows the prefix too: --check-config
+    # with no path reads (and here misses) the file the units name.
+    subprocess.run(["ninja", "-C", str(bdir), "fs/sapb1fs"],
+                   capture_output=True, check=True)
+    r = subprocess.run([str(bdir / "fs" / "sapb1fs"), "--check-config"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0
+    assert f"{prefix}/etc/sapb1fs/sapb1fs.conf" in r.stdout + r.stderr
+    r = subprocess.run([str(bdir / "fs" / "sapb1fs"), "--help"],
+                       capture_output=True, text=True)
+    assert f"default {prefix}/etc/sapb1fs/sapb1fs.conf" in r.stdout

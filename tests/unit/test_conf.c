@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "config.h"
 #include "log.h"
 #include "tap.h"
 
@@ -282,7 +283,7 @@ static void test_defaults(void)
 	if (!c)
 		return;
 	CHECK(c->env_file == NULL);
-	CHECK_STR(c->reports_dir, "/etc/sapb1fs/reports.d");
+	CHECK_STR(c->reports_dir, CONF_REPORTS_DIR);
 	CHECK_STR(c->state_dir, "/var/lib/sapb1fs");
 	CHECK(c->timezone == NULL);
 	CHECK_INT(c->csv_dialect, CSV_RFC4180);
