@@ -17,7 +17,8 @@ demo="libsqliteodbc sqlite3 python3"
 # Real servers and readers the tests start on loopback.
 tests="postgresql odbc-postgresql redis-server samba smbclient smbnetfs
  python3-aiosmtpd python3-openpyxl python3-pytest python3-croniter msmtp
- rsync valgrind openssl attr util-linux procps psmisc vim"
+ rsync valgrind openssl attr util-linux procps psmisc vim nano
+ libglib2.0-bin"
 # LibreOffice reads the rendered XLSX and CSV back; GNU time measures RSS.
 tests="$tests libreoffice-calc-nogui time"
 # The Service Layer benchmark compares with curl downloading the pages.

@@ -1,10 +1,16 @@
 """Query folders and parameter folders (issue 7) through a real mount
 over a real PostgreSQL, written with the tools people use."""
 import csv
+import fcntl
 import io
 import json
 import os
+import pty
+import select
+import signal
+import struct
 import subprocess
+import termios
 import time
 
 import pytest
@@ -87,6 +93,79 @@ def test_query_folder_lifecycle(mount, tmp_path):
     open(f"{src}/other/query.sql", "w").write("SELECT 1 AS one\n")
     subprocess.run(["rm", "-r", f"{src}/other"], check=True)
     assert os.listdir(src) == []
+
+
+def nano(path, keys, timeout=20):
+    """Edits @path in a real nano on a pseudo-terminal, typing @keys (a
+    list of byte strings, sent a moment apart) and waiting for it to
+    end.  --backup makes it keep query.sql~ as people configure it."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        env = dict(os.environ, TERM="xterm")
+        os.execvpe("nano", ["nano", "--ignorercfiles", "--backup", path],
+                   env)
+    screen = b""
+    deadline = time.monotonic() + timeout
+
+    def drain(seconds):
+        nonlocal screen
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                try:
+                    screen += os.read(fd, 65536)
+                except OSError:
+                    return
+
+    try:
+        drain(1.0)
+        for k in keys:
+            os.write(fd, k)
+            drain(0.4)
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status), screen
+            drain(0.1)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise AssertionError("nano did not end: " + screen[-2000:].decode(
+            errors="replace"))
+    finally:
+        os.close(fd)
+
+
+def test_query_saved_by_nano_and_gio(mount):
+    """nano truncates and rewrites query.sql in place (keeping a ~
+    backup); GIO, which gedit and the GNOME file tools save through,
+    writes a hidden temporary file and renames it over.  Both give a new
+    result at once."""
+    m = qmount(mount)
+    m.start()
+    q = m.path("queries/pg/edited")
+    os.mkdir(q)
+    open(f"{q}/query.sql", "w").write("SELECT 7 AS seven\n")
+    assert json.loads(read(f"{q}/result.json")) == [{"seven": 7}]
+    # ^K cuts the line, the new one is typed, ^X asks to save, y, Enter.
+    rc, screen = nano(f"{q}/query.sql", [b"\x0b", b"SELECT 9 AS nine",
+                                        b"\x18", b"y", b"\r"])
+    assert rc == 0, screen[-2000:]
+    assert read(f"{q}/query.sql").strip() == b"SELECT 9 AS nine"
+    assert json.loads(read(f"{q}/result.json")) == [{"nine": 9}]
+    # gio save: g_file_replace, the call gedit's saver makes.
+    subprocess.run(["gio", "save", f"{q}/query.sql"], check=True,
+                   input=b"SELECT 11 AS eleven\n", capture_output=True)
+    assert read(f"{q}/query.sql") == b"SELECT 11 AS eleven\n"
+    assert json.loads(read(f"{q}/result.json")) == [{"eleven": 11}]
+    # Whatever helper files the editors left, the query stays whole and
+    # the folder can be removed as usual.
+    names = set(os.listdir(q))
+    assert {"query.sql", "result.json"} <= names
+    assert not [n for n in names if n.startswith(".goutputstream")], names
+    subprocess.run(["rm", "-r", q], check=True)
+    assert not os.path.exists(q)
 
 
 def test_query_errors_limits_and_timeout(mount):
