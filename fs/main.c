@@ -25,6 +25,7 @@
 #include <fuse_lowlevel.h>
 
 #include "driver.h"
+#include "inval.h"
 #include "log.h"
 #include "shared.h"
 #include "snap.h"
@@ -186,10 +187,6 @@ static void diag_log(const struct diag *dg)
 			dg->msgs[i]);
 }
 
-/* The mounted filesystem, while the reload thread may tell it things. */
-static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fuse *live;
-
 int fs_defs_reload(void)
 {
 	struct diag dg = {0};
@@ -205,12 +202,10 @@ int fs_defs_reload(void)
 	pthread_mutex_unlock(&defs_lock);
 	log_msg(LOG_INFO, "reports", "%zu report definitions loaded from %s",
 		d->n, fs.conf->reports_dir);
-	pthread_mutex_lock(&live_lock);
-	if (live && old)
-		tree_defs_changed(live, old);
-	pthread_mutex_unlock(&live_lock);
-	if (old)
+	if (old) {
+		tree_defs_changed(old);
 		fs_defs_put(old);
+	}
 	return 0;
 }
 
@@ -496,9 +491,10 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *co)
 	if (pthread_create(&tid, NULL, reload_main, NULL) == 0)
 		pthread_detach(tid);
 	shared_attach(f); /* [redis]: hear other hosts, now we are forked */
-	pthread_mutex_lock(&live_lock);
-	live = f;
-	pthread_mutex_unlock(&live_lock);
+	if (inval_start(f) < 0)
+		log_msg(LOG_WARNING, "fs",
+			"cannot start the cache drop thread; every report "
+			"file is read direct, and sizes show a second late");
 	log_msg(LOG_NOTICE, "fs", "mounted %s with %zu reports from %s",
 		co->mountpoint, fs.defs->n, fs.config_path);
 
@@ -512,14 +508,13 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *co)
 	 */
 	rc = co->singlethread ? fuse_loop(f) : fuse_loop_mt(f, lc);
 	fuse_loop_cfg_destroy(lc);
-	pthread_mutex_lock(&live_lock);
-	live = NULL;
-	pthread_mutex_unlock(&live_lock);
 	shared_detach();
+	inval_stop();
 	fuse_remove_signal_handlers(fuse_get_session(f));
 	log_msg(LOG_NOTICE, "fs", "unmounted %s", co->mountpoint);
 out_unmount:
 	fuse_unmount(f);
+	inval_join();
 out_destroy:
 	fuse_destroy(f);
 	return rc ? 1 : 0;

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "inval.h"
 #include "log.h"
 #include "redis.h"
 #include "report.h"
@@ -955,7 +956,7 @@ static void invalidate(const char *key)
 	for (int f = 0; f < FMT_COUNT && off < (int)sizeof(path); f++) {
 		snprintf(path + off, sizeof(path) - (size_t)off, "/%s.%s", name,
 			 render_fmt_ext(f));
-		fuse_invalidate_path(fuse_h, path);
+		inval_post(path, 0);
 	}
 }
 

@@ -870,6 +870,11 @@ void inst_attrs_dropped(struct inst *in, const struct snap_handle *h)
 	pthread_mutex_unlock(&lock);
 }
 
+uint64_t inst_gen(const struct snap_handle *h)
+{
+	return h->snap ? h->snap->gen : 0;
+}
+
 bool inst_close(struct inst *in, struct snap_handle *h)
 {
 	bool changed = false;

@@ -78,6 +78,8 @@ int inst_open(struct inst *in, int fmt, struct snap_handle *h);
  * attributes of the file, then says so here, before answering the open.
  */
 void inst_attrs_dropped(struct inst *in, const struct snap_handle *h);
+/* @h's snapshot generation; generations grow across all instances. */
+uint64_t inst_gen(const struct snap_handle *h);
 /*
  * True when what inst_stat() shows changed with this close (the last
  * page-cache reader of an older snapshot went): the kernel's cached

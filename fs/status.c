@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "inval.h"
 #include "run.h"
 #include "shared.h"
 #include "snap.h"
@@ -79,6 +80,7 @@ char *status_metrics(void)
 	source_metrics(&sb);
 	run_metrics(&sb);
 	snap_metrics(&sb);
+	inval_metrics(&sb);
 	shared_metrics(&sb);
 	return strbuf_detach(&sb);
 }

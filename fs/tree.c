@@ -21,6 +21,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "inval.h"
 #include "log.h"
 #include "params.h"
 #include "snap.h"
@@ -685,19 +686,23 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 
 /*
  * The kernel keeps attributes for attr_timeout (op_init); a report's
- * size changes only with its snapshot, and snap.c says when.  Dropping
- * them here, before the open that made the change is answered, means
- * no reader sees the older size through the page cache.  libfuse can
- * only drop the pages with them; the pages are of the older snapshot.
- * The kernel also ignores any answer of ours still in flight.
+ * size changes only with its snapshot, and snap.c says when.  They are
+ * dropped by inval.c's thread (never a worker's: see inval.h); libfuse
+ * drops the pages with them, which are of the older snapshot.  The
+ * kernel also ignores any answer of ours still in flight.
  */
-static void attrs_changed(const char *path)
+static uint64_t attrs_changed(const char *path, uint64_t gen)
 {
-	struct fuse_context *ctx = fuse_get_context();
-
-	if (ctx && ctx->fuse)
-		fuse_invalidate_path(ctx->fuse, path); /* -ENOENT: none held */
+	return inval_post(path, gen);
 }
+
+/*
+ * How long an open of a new snapshot waits for the kernel to drop the
+ * older size.  The kernel bounds page-cache reads by the size it holds,
+ * so a handle opened before that drop reads direct instead; the wait is
+ * short because the drop itself waits only for READs in flight.
+ */
+#define ATTRS_WAIT_MS 100
 
 /* last-error.txt beside a report file, error.txt beside a result. */
 static void error_file_gone(const char *path)
@@ -709,7 +714,7 @@ static void error_file_gone(const char *path)
 
 	if (slash && snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - path),
 			      path, name) < (int)sizeof(buf))
-		attrs_changed(buf);
+		attrs_changed(buf, 0);
 }
 
 /* A report or query result: a snapshot of @in; ENOMEM/EIO without one. */
@@ -816,11 +821,22 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		free(h);
 		return rc;
 	}
-	if (h->kind == FH_SNAP && h->sh.new_attrs) {
-		attrs_changed(path);
+	/*
+	 * Beside an older snapshot's page-cache readers a handle reads
+	 * direct, and the kernel must keep their size: it is dropped when
+	 * the last of them closes (op_release), and by the next open.
+	 */
+	if (h->kind == FH_SNAP && h->sh.new_attrs && !h->sh.direct_io) {
+		uint64_t ticket = attrs_changed(path, inst_gen(&h->sh));
+
 		/* A new snapshot also means the error file went. */
 		error_file_gone(path);
-		inst_attrs_dropped(h->inst, &h->sh);
+		if (inval_wait(ticket, ATTRS_WAIT_MS)) {
+			inst_attrs_dropped(h->inst, &h->sh);
+		} else {
+			fi->direct_io = 1;
+			fi->keep_cache = 0;
+		}
 	}
 	fh_track(h);
 	fi->fh = (uint64_t)(uintptr_t)h;
@@ -927,11 +943,11 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 
 	fh_untrack(h);
 	if (fh_free(h, fi) && path)
-		attrs_changed(path);
+		attrs_changed(path, 0);
 	return 0;
 }
 
-void tree_defs_changed(struct fuse *f, const struct fs_defs *old)
+void tree_defs_changed(const struct fs_defs *old)
 {
 	char path[PATH_MAX];
 	static const char *const files[] = {"query.sql", "last-error.txt",
@@ -941,21 +957,21 @@ void tree_defs_changed(struct fuse *f, const struct fs_defs *old)
 		const struct report *r = old->v[i];
 
 		snprintf(path, sizeof(path), "/reports/%s", r->name);
-		fuse_invalidate_path(f, path);
+		inval_post(path, 0);
 		for (int fmt = 0; fmt < FMT_COUNT; fmt++) {
 			snprintf(path, sizeof(path), "/reports/%s/%s.%s",
 				 r->name, r->name, render_fmt_ext(fmt));
-			fuse_invalidate_path(f, path);
+			inval_post(path, 0);
 		}
 		for (size_t k = 0; k < ARRAY_SIZE(files); k++) {
 			snprintf(path, sizeof(path), "/reports/%s/%s", r->name,
 				 files[k]);
-			fuse_invalidate_path(f, path);
+			inval_post(path, 0);
 		}
 		for (size_t k = 0; k < r->nparams; k++) {
 			snprintf(path, sizeof(path), "/reports/%s/%s", r->name,
 				 r->params[k].name);
-			fuse_invalidate_path(f, path);
+			inval_post(path, 0);
 		}
 	}
 }
@@ -1070,12 +1086,6 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	if (rc < 0) {
 		free(h);
 		return rc;
-	}
-	if (h->kind == FH_SNAP && h->sh.new_attrs) {
-		attrs_changed(path);
-		/* A new snapshot also means the error file went. */
-		error_file_gone(path);
-		inst_attrs_dropped(h->inst, &h->sh);
 	}
 	fh_track(h);
 	fi->fh = (uint64_t)(uintptr_t)h;

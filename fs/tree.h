@@ -63,7 +63,7 @@ struct node {
  * and the files at their top, whose modes, groups and existence may
  * have changed.  Deeper (parameter value) folders wait out the second.
  */
-void tree_defs_changed(struct fuse *f, const struct fs_defs *old);
+void tree_defs_changed(const struct fs_defs *old);
 
 /* Lets go of the handles the kernel never released (at unmount). */
 void tree_release_all(void);

@@ -7,6 +7,7 @@ must match what they were after the warm-up, within a small tolerance.
 A longer run: SAPB1FS_LOAD_SECONDS=600 pytest tests/faults -k load"""
 import os
 import random
+import subprocess
 import threading
 import time
 
@@ -146,9 +147,13 @@ def test_bounded_under_200_readers(mount):
     settle(m)
     end = proc_usage(pid)
     end_cache = cache_bytes(m.cache)
+    with open(m.path(".status/metrics.prom")) as f:
+        drops = " ".join(line.split("_total ")[0][8:] + "=" +
+                         line.split()[-1] for line in f
+                         if line.startswith("sapb1fs_kernel_drop"))
     report = (f"warm-up {base} cache {base_cache}; end {end} cache "
               f"{end_cache}; peak {peak}; reads {load.reads - reads0} "
-              f"in {seconds} s; errors {len(load.errors)}")
+              f"in {seconds} s; errors {len(load.errors)}; {drops}")
     print(report)
     assert load.errors == [], load.errors[:5]
     assert load.reads - reads0 > READERS
@@ -211,3 +216,66 @@ def test_snapshot_size_race(mount):
         t.join(30)
     assert ok[0] > 100
     assert bad == [], (len(bad), bad[:5])
+
+
+def abort_connection(dev):
+    """Ends a hung mount's requests (fusectl), so a hang fails a test
+    instead of holding it and its teardown forever."""
+    ctl = "/sys/fs/fuse/connections"
+    if not os.listdir(ctl):
+        subprocess.run(["mount", "-t", "fusectl", "fusectl", ctl],
+                       check=True)
+    with open(f"{ctl}/{os.minor(dev)}/abort", "w") as f:
+        f.write("1")
+
+
+def test_cache_drops_never_starve_the_workers(mount):
+    """A changed snapshot's size is dropped from the kernel while other
+    readers fill pages of the same file; the kernel then waits for their
+    READs.  With few workers, dropping from a worker hung the mount (all
+    workers waiting, none to answer a READ).  A hang fails the test
+    rather than stalling it: the connection is aborted."""
+    m = mount(timeout=20, mount_extra="max_threads = 4\n")
+    m.report("w", {"source": "pg", "formats": "csv", "ttl": "1"},
+             "SELECT id, label, repeat('y', 100 + (random() * 50)::int)"
+             " AS pad FROM big WHERE id <= 20000")
+    m.start()
+    dev = os.stat(m.mnt).st_dev
+    path = m.path("reports/w/w.csv")
+    stop = threading.Event()
+    errors, reads = [], [0]
+
+    def reader(seed):
+        rnd = random.Random(seed)
+        while not stop.is_set():
+            try:
+                with open(path, "rb") as f:
+                    while f.read(rnd.choice((4096, 65536, 262144))):
+                        pass
+                reads[0] += 1
+            except OSError as e:
+                errors.append(str(e))
+
+    def toucher():
+        while not stop.wait(0.3):
+            try:
+                os.utime(path)
+            except OSError as e:
+                errors.append("touch: " + str(e))
+
+    threads = [threading.Thread(target=reader, args=(n,), daemon=True)
+               for n in range(24)]
+    threads.append(threading.Thread(target=toucher, daemon=True))
+    for t in threads:
+        t.start()
+    time.sleep(20)
+    stop.set()
+    deadline = time.monotonic() + 60
+    for t in threads:
+        t.join(max(0.1, deadline - time.monotonic()))
+    hung = [t for t in threads if t.is_alive()]
+    if hung:
+        abort_connection(dev)
+    assert not hung, f"{len(hung)} readers hung; {reads[0]} reads done"
+    assert errors == [], errors[:5]
+    assert reads[0] > 24
