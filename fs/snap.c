@@ -101,6 +101,7 @@ static uint64_t stat_hits, stat_misses, stat_stale_served, stat_evicted;
 static sem_t run_slots;
 static int nrunning; /* run threads alive, under @lock */
 static pthread_cond_t runs_done = PTHREAD_COND_INITIALIZER;
+static struct run_job *ended; /* run threads to join, under @lock */
 
 /* --- files ------------------------------------------------------------ */
 
@@ -542,7 +543,33 @@ struct run_job {
 	uint64_t touch_seq;
 	int64_t touched_ms;
 	uint64_t gen;
+	pthread_t tid;
+	struct run_job *next; /* on @ended */
 };
+
+/*
+ * Run threads are joined, not detached: a thread is not over when it
+ * says so.  Its thread-specific data is freed after run_main returns,
+ * OpenSSL's per-thread state among it (libcurl starts OpenSSL in the
+ * first run), and OpenSSL's exit handler frees that state of every
+ * thread it knows: a run thread still ending when main() returns has
+ * it freed twice.  An ended run leaves its job on @ended, to be joined
+ * by the next run and at shutdown.
+ */
+static void runs_join_ended(void)
+{
+	struct run_job *job, *next;
+
+	pthread_mutex_lock(&lock);
+	job = ended;
+	ended = NULL;
+	pthread_mutex_unlock(&lock);
+	for (; job; job = next) {
+		next = job->next;
+		pthread_join(job->tid, NULL);
+		free(job);
+	}
+}
 
 static void run_log(const struct run_job *job, const struct run_result *res,
 		    bool have_old)
@@ -684,6 +711,7 @@ static void *run_main(void *arg)
 	time_t started = time(NULL);
 	bool have_old, taken = false;
 
+	runs_join_ended();
 	rs.label = job->sp->label;
 	rs.title = job->sp->title;
 	rs.sql = job->sp->sql;
@@ -732,8 +760,10 @@ static void *run_main(void *arg)
 	for (int f = 0; f < FMT_COUNT; f++)
 		free(rs.paths[f]);
 	spec_put(job->sp);
-	free(job);
+	job->tid = pthread_self();
 	pthread_mutex_lock(&lock);
+	job->next = ended;
+	ended = job;
 	if (--nrunning == 0)
 		pthread_cond_broadcast(&runs_done);
 	pthread_mutex_unlock(&lock);
@@ -744,7 +774,6 @@ static void *run_main(void *arg)
 static int run_start_locked(struct inst *in)
 {
 	struct run_job *job;
-	pthread_attr_t attr;
 	pthread_t tid;
 	int rc;
 
@@ -759,10 +788,7 @@ static int run_start_locked(struct inst *in)
 	job->touch_seq = in->touch_seq;
 	job->touched_ms = in->touched_ms;
 	job->gen = next_gen++;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&tid, &attr, run_main, job);
-	pthread_attr_destroy(&attr);
+	rc = pthread_create(&tid, NULL, run_main, job);
 	if (rc) {
 		spec_put(job->sp);
 		free(job);
@@ -955,6 +981,7 @@ void snap_shutdown(void)
 		    ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&lock);
+	runs_join_ended(); /* before exit handlers free what they free */
 	shared_shutdown(); /* hook: runs are over, events no longer heard */
 	pthread_mutex_lock(&lock);
 	for (size_t b = 0; b < NBUCKETS; b++) {

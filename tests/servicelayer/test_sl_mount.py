@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import PASSWORD, sqlite_rows
-from pylib.mount import Mount, exe, wait_for
+from pylib.mount import Mount, build_dir, exe, wait_for
 
 CARD_TYPES = {"C": "cCustomer", "S": "cSupplier", "L": "cLid"}
 BP_ODATA = ("BusinessPartners?$select=CardCode,CardName,CardType,"
@@ -36,7 +36,7 @@ def mount(pki):
     made = []
 
     def make(emu, version=1, password=PASSWORD, ca="test-ca", timeout=20,
-             page_size=7, extra=""):
+             page_size=7, extra="", env=None):
         lines = [
             "driver = servicelayer",
             "url = %s" % emu.url(version),
@@ -50,7 +50,7 @@ def mount(pki):
             lines.append("ca_file = %s" % (pki[0] if ca == "test-ca"
                                            else ca))
         m = Mount(sources={"b1sl": "\n".join(lines) + "\n" + extra},
-                  env={"B1SL_PASSWORD": password})
+                  env=dict(env or {}, B1SL_PASSWORD=password))
         made.append(m)
         return m
 
@@ -202,6 +202,44 @@ def test_hanging_server_never_hangs_the_mount(sl, mount):
         assert sorted(os.listdir(m.path("reports/h")))
     finally:
         emu.set_hang(False)
+
+
+def test_run_threads_end_before_exit(sl, mount, tmp_path):
+    """A run thread's thread-specific data, OpenSSL's per-thread state
+    among it, is freed after its start routine returns, and OpenSSL's
+    exit handler frees the same: a run thread still ending when the
+    daemon leaves main() has it freed twice (seen once in CI, under load,
+    as a double free at the unmount after the hanging server).  The
+    threadend library holds every ended thread back 2 s: the daemon must
+    wait for it."""
+    lib = os.environ.get("SL_THREADEND") or os.path.join(
+        build_dir(), "tests", "servicelayer", "libthreadend.so")
+    if not os.path.exists(lib):
+        pytest.skip("libthreadend.so is not built")
+    log = tmp_path / "threads.log"
+    emu = sl()
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    m = mount(emu, env={
+        "LD_PRELOAD": lib, "THREADEND_LOG": str(log),
+        "THREADEND_DELAY_MS": "2000",
+        # the library comes before the ASan runtime in the load order
+        "ASAN_OPTIONS": asan + ":verify_asan_link_order=0"})
+    m.report("e", {"source": "b1sl", "formats": "csv",
+                   "odata": "Items?$select=ItemCode&$top=3"}, "")
+    m.start()
+    assert len(csv_rows(m.path("reports/e/e.csv"))) == 4
+    m.unmount()
+    events = []
+    for line in log.read_text().splitlines():
+        what, _, tid = line.partition(" ")
+        events.append((what, tid))
+    returned = [t for w, t in events if w == "returned"]
+    assert returned, events
+    names = [w for w, _ in events]
+    assert "exit" in names, events
+    exit_at = names.index("exit")
+    for tid in returned:
+        assert ("end", tid) in events[:exit_at], events
 
 
 def test_logout_at_unmount(sl, mount):
