@@ -87,6 +87,7 @@ void drv_cancel_init(struct drv_cancel *k, struct drv_conn *c,
 	pthread_cond_init(&k->quiet, NULL);
 	k->busy = false;
 	k->running = 0;
+	k->unjoined = false;
 	atomic_init(&k->fired, false);
 	k->send = send;
 	k->conn = c;
@@ -121,22 +122,33 @@ static void *cancel_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Cancel threads are joined, not detached: a thread that returned is
+ * not over until its thread-specific data is freed, and a driver whose
+ * cancel starts TLS would race OpenSSL's exit handler on it (snap.c
+ * says more).  Once running is 0 the thread no longer needs the lock,
+ * so joining under it is safe.
+ */
+static void cancel_join_locked(struct drv_cancel *k)
+{
+	if (k->unjoined && k->running == 0) {
+		pthread_join(k->thread, NULL);
+		k->unjoined = false;
+	}
+}
+
 void drv_cancel_fire(struct drv_cancel *k)
 {
-	pthread_attr_t attr;
-	pthread_t tid;
-	int rc = -1;
+	int rc;
 
 	pthread_mutex_lock(&k->lock);
 	if (!k->busy || k->running > 0)
 		goto out_unlock;
+	cancel_join_locked(k);
 	atomic_store(&k->fired, true);
 	k->running++;
-	if (pthread_attr_init(&attr) == 0) {
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		rc = pthread_create(&tid, &attr, cancel_main, k);
-		pthread_attr_destroy(&attr);
-	}
+	rc = pthread_create(&k->thread, NULL, cancel_main, k);
+	k->unjoined = rc == 0;
 	if (rc != 0) {
 		/* no thread: cancel from here rather than not at all */
 		k->running--;
@@ -152,6 +164,7 @@ void drv_cancel_wait(struct drv_cancel *k)
 	k->busy = false;
 	while (k->running > 0)
 		pthread_cond_wait(&k->quiet, &k->lock);
+	cancel_join_locked(k);
 	pthread_mutex_unlock(&k->lock);
 }
 

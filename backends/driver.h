@@ -83,10 +83,12 @@ struct drv_ops {
  * unreachable server.  One is under way at a time per connection.
  */
 struct drv_cancel {
-	pthread_mutex_t lock; /* guards busy and running */
+	pthread_mutex_t lock; /* guards busy, running, unjoined */
 	pthread_cond_t quiet; /* a cancel thread ended */
 	bool busy;	      /* a statement runs: a cancel may act */
 	int running;	      /* cancel threads under way */
+	bool unjoined;	      /* thread is to be joined */
+	pthread_t thread;     /* the last cancel thread */
 	atomic_bool fired;    /* asked for since the last reset */
 	void (*send)(struct drv_conn *c); /* blocking; in the thread */
 	struct drv_conn *conn;
