@@ -6,6 +6,7 @@ import io
 import json
 import mmap
 import os
+import re
 import subprocess
 import tarfile
 import threading
@@ -351,3 +352,26 @@ def test_definition_change_and_reload(mount, pg):
     from pylib.mount import wait_for
     assert wait_for(lambda: os.path.exists(m.path("reports/added")), 5)
     assert read(m.path("reports/chg/chg.csv")).startswith(b"two")
+
+
+def test_metrics_are_the_documented_ones(mount, pg):
+    """Every metric docs/guide.md lists is in .status/metrics.prom, and
+    the opens and kernel drops count what happened."""
+    p = csv_report(mount, "counted", "SELECT 1 AS one")
+    read(p)
+    read(p)
+    prom = read(os.path.join(os.path.dirname(os.path.dirname(
+        os.path.dirname(p))), ".status", "metrics.prom")).decode()
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                            "guide.md"), encoding="utf-8").read()
+    listed = set(re.findall(r"^\| `(sapb1fs_[a-z_]+)", doc, re.M))
+    assert len(listed) >= 9, listed
+    names = {line.split("{")[0].split()[0] for line in prom.splitlines()
+             if line.startswith("sapb1fs_")}
+    assert listed <= names, listed - names
+    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+              for line in prom.splitlines() if line.startswith("sapb1fs_")}
+    assert values['sapb1fs_opens_total{snapshot="run"}'] >= 1
+    assert values['sapb1fs_opens_total{snapshot="fresh"}'] >= 1
+    # The first open of a new snapshot told the kernel.
+    assert values["sapb1fs_kernel_drops_total"] >= 1
