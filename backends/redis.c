@@ -427,16 +427,9 @@ static struct rds_conn *pool_take_locked(void)
 
 struct rds_conn *rds_get(void)
 {
-	struct timespec until;
+	struct timespec until = deadline_after_ms(timeout_ms);
 	struct rds_conn *c;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&lock);
 	for (;;) {
 		if (!may_try_locked())

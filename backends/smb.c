@@ -2054,15 +2054,8 @@ out_free:
 /* Joins a worker, or lets it go when it is stuck past @ms. */
 static bool smb_join(pthread_t t, int ms)
 {
-	struct timespec ts;
+	struct timespec ts = deadline_after_ms(ms);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	if (pthread_timedjoin_np(t, NULL, &ts) == 0)
 		return true;
 	pthread_detach(t);

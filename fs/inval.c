@@ -10,7 +10,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fs.h"
 #include "log.h"
@@ -74,23 +73,11 @@ int inval_start(struct fuse *f)
 	return -err;
 }
 
-static void deadline_in(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 void inval_stop(void)
 {
-	struct timespec until;
+	struct timespec until = deadline_after_ms(3000);
 	struct entry *e;
 
-	deadline_in(&until, 3000);
 	pthread_mutex_lock(&lock);
 	stopping = true;
 	while ((e = head)) {
@@ -177,7 +164,7 @@ bool inval_wait(uint64_t ticket, int ms)
 
 	if (!ticket)
 		return false;
-	deadline_in(&until, ms);
+	until = deadline_after_ms(ms);
 	pthread_mutex_lock(&lock);
 	while (done < ticket && !stopping)
 		if (pthread_cond_timedwait(&done_cond, &lock, &until) ==

@@ -49,12 +49,7 @@ static void *watch_main(void *arg)
 				w->ops->cancel(w->conn);
 			}
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ts = deadline_after_ms(100);
 		pthread_cond_timedwait(&watch_cond, &watch_lock, &ts);
 	}
 	return NULL;

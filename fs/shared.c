@@ -276,15 +276,8 @@ static uint64_t ev_seq(void)
 /* Waits up to @ms for a "done" after @seen. */
 static void ev_wait(uint64_t seen, int64_t ms)
 {
-	struct timespec until;
+	struct timespec until = deadline_after_ms(ms);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&ev_lock);
 	while (ev_done_seq == seen && !stopping)
 		if (pthread_cond_timedwait(&ev_cond, &ev_lock, &until) ==

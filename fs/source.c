@@ -101,18 +101,9 @@ const struct drv_ops *source_ops(const struct source *s)
 
 static struct timespec deadline_ts(int64_t deadline_ms)
 {
-	struct timespec ts;
 	int64_t now = now_mono_ms();
-	int64_t left = deadline_ms > now ? deadline_ms - now : 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += left / 1000;
-	ts.tv_nsec += (left % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return ts;
+	return deadline_after_ms(deadline_ms > now ? deadline_ms - now : 0);
 }
 
 int source_acquire(struct source *s, int64_t deadline_ms, struct drv_conn **out,

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -90,5 +91,11 @@ void process_protect(void);
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in milliseconds. */
 int64_t now_mono_ms(void);
 int64_t now_real_ms(void);
+
+/*
+ * The CLOCK_REALTIME time @ms from now, as pthread_cond_timedwait and
+ * pthread_timedjoin_np take it.
+ */
+struct timespec deadline_after_ms(int64_t ms);
 
 #endif
