@@ -490,7 +490,7 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *co)
 	log_init("sapb1fs", co->foreground);
 	if (pthread_create(&tid, NULL, reload_main, NULL) == 0)
 		pthread_detach(tid);
-	shared_attach(f); /* [redis]: hear other hosts, now we are forked */
+	shared_attach(); /* [redis]: hear other hosts, now we are forked */
 	if (inval_start(f) < 0)
 		log_msg(LOG_WARNING, "fs",
 			"cannot start the cache drop thread; every report "

@@ -72,7 +72,6 @@ static bool subscribed;
 static struct echo echoes[SHARED_ECHO_MAX];
 
 /* the subscriber thread */
-static struct fuse *fuse_h;
 static pthread_t sub_tid;
 static bool sub_started;
 static int wake[2] = {-1, -1};
@@ -928,7 +927,7 @@ static void invalidate(const char *key)
 	size_t nlen = strcspn(p, "/");
 	int off;
 
-	if (!fuse_h || nlen > REPORT_NAME_MAX)
+	if (nlen > REPORT_NAME_MAX)
 		return;
 	snprintf(name, sizeof(name), "%.*s", (int)nlen, p);
 	off = snprintf(path, sizeof(path), "/reports/%s", name);
@@ -1140,11 +1139,10 @@ int shared_init(const struct conf *c)
 	return 0;
 }
 
-void shared_attach(struct fuse *f)
+void shared_attach(void)
 {
 	if (!enabled || sub_started)
 		return;
-	fuse_h = f;
 	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0) {
 		log_errno(LOG_ERR, "shared", errno,
 			  "cannot start hearing other hosts");
@@ -1171,7 +1169,6 @@ void shared_detach(void)
 	pthread_mutex_unlock(&ev_lock);
 	pthread_join(sub_tid, NULL);
 	sub_started = false;
-	fuse_h = NULL;
 	close(wake[0]);
 	close(wake[1]);
 	wake[0] = wake[1] = -1;

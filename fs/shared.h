@@ -21,8 +21,6 @@
 #include "render.h"
 #include "util.h"
 
-struct fuse;
-
 /* One run of an instance, as snap.c describes it to this layer. */
 struct shared_run {
 	const char *key; /* the instance key; only "reports/..." is shared */
@@ -56,10 +54,10 @@ int shared_init(const struct conf *c);
 void shared_shutdown(void);
 
 /*
- * Starts hearing events, with @f the mount to drop cached pages of
- * (after daemonizing: it starts a thread); shared_detach stops it.
+ * Starts hearing events and dropping the kernel's pages of what they
+ * name (after daemonizing: it starts a thread); shared_detach stops it.
  */
-void shared_attach(struct fuse *f);
+void shared_attach(void);
 void shared_detach(void);
 
 /*
@@ -104,9 +102,8 @@ static inline int shared_init(const struct conf *c)
 static inline void shared_shutdown(void)
 {
 }
-static inline void shared_attach(struct fuse *f)
+static inline void shared_attach(void)
 {
-	(void)f;
 }
 static inline void shared_detach(void)
 {

@@ -690,17 +690,12 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
  * dropped by inval.c's thread (never a worker's: see inval.h); libfuse
  * drops the pages with them, which are of the older snapshot.  The
  * kernel also ignores any answer of ours still in flight.
- */
-static uint64_t attrs_changed(const char *path, uint64_t gen)
-{
-	return inval_post(path, gen);
-}
-
-/*
- * How long an open of a new snapshot waits for the kernel to drop the
- * older size.  The kernel bounds page-cache reads by the size it holds,
- * so a handle opened before that drop reads direct instead; the wait is
- * short because the drop itself waits only for READs in flight.
+ *
+ * ATTRS_WAIT_MS: how long an open of a new snapshot waits for the
+ * kernel to drop the older size.  The kernel bounds page-cache reads by
+ * the size it holds, so a handle opened before that drop reads direct
+ * instead; the wait is short because the drop itself waits only for
+ * READs in flight.
  */
 #define ATTRS_WAIT_MS 100
 
@@ -714,7 +709,7 @@ static void error_file_gone(const char *path)
 
 	if (slash && snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - path),
 			      path, name) < (int)sizeof(buf))
-		attrs_changed(buf, 0);
+		inval_post(buf, 0);
 }
 
 /* A report or query result: a snapshot of @in; ENOMEM/EIO without one. */
@@ -827,7 +822,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	 * the last of them closes (op_release), and by the next open.
 	 */
 	if (h->kind == FH_SNAP && h->sh.new_attrs && !h->sh.direct_io) {
-		uint64_t ticket = attrs_changed(path, inst_gen(&h->sh));
+		uint64_t ticket = inval_post(path, inst_gen(&h->sh));
 
 		/* A new snapshot also means the error file went. */
 		error_file_gone(path);
@@ -943,7 +938,7 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 
 	fh_untrack(h);
 	if (fh_free(h, fi) && path)
-		attrs_changed(path, 0);
+		inval_post(path, 0);
 	return 0;
 }
 
@@ -1163,7 +1158,7 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 * The kernel keeps attributes a second, as it keeps names: an
 	 * `ls -l` of a big images/ folder then costs one listing, not a
 	 * call per file.  A report's size changes with its snapshot, and
-	 * those attributes are dropped when that happens (attrs_changed).
+	 * those attributes are dropped when that happens (inval.c).
 	 * Text files made at each open read direct and need no size.
 	 */
 	cfg->attr_timeout = 1;
