@@ -7,13 +7,13 @@ tree, the log, /proc/<pid>/cmdline or what others may read of
 import grp
 import json
 import os
-import pwd
 import resource
 import subprocess
 
 import pytest
 
 from faulttools import need_root
+from pylib.accounts import member
 from pylib.mount import exe, wait_for
 
 OUTSIDER = "nobody"
@@ -93,16 +93,8 @@ def probe(user, ops):
 
 
 def ensure_accounts():
-    for g in (FIN, QRY):
-        subprocess.run(["groupadd", "-f", g], check=True)
-    try:
-        pwd.getpwnam(ANALYST)
-    except KeyError:
-        subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin",
-                        "-G", QRY, ANALYST], check=True)
-    if ANALYST not in grp.getgrnam(QRY).gr_mem:
-        subprocess.run(["usermod", "-a", "-G", QRY, ANALYST], check=True)
-    assert ANALYST in grp.getgrnam(QRY).gr_mem
+    subprocess.run(["groupadd", "-f", FIN], check=True)
+    member(ANALYST, QRY)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 over a real PostgreSQL, written with the tools people use."""
 import csv
 import fcntl
-import grp
 import io
 import json
 import os
@@ -16,6 +15,7 @@ import time
 
 import pytest
 
+from pylib.accounts import member
 from pylib.mount import wait_for
 
 GROUP = "sapb1fs-analysts"
@@ -24,13 +24,7 @@ USER = "sapb1fs-ana"
 
 @pytest.fixture(scope="module", autouse=True)
 def analyst():
-    subprocess.run(["groupadd", "-f", GROUP], check=True)
-    if subprocess.run(["id", USER], capture_output=True).returncode:
-        subprocess.run(["useradd", "-M", "-G", GROUP, USER], check=True)
-    # Another suite (tests/faults) may have made the account first, in
-    # its own group only.
-    if USER not in grp.getgrnam(GROUP).gr_mem:
-        subprocess.run(["usermod", "-a", "-G", GROUP, USER], check=True)
+    member(USER, GROUP)
     yield
 
 
